@@ -1,0 +1,57 @@
+"""One frozen Settings: paths, embedder, k values, thresholds; from CLI flags and RAG_* variables."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: tuple[Path, ...] = (PROJECT_ROOT / "seeds",)  # RAG_CORPUS: folders separated by ':'
+    index_dir: Path = PROJECT_ROOT / ".rag_index"  # RAG_INDEX
+    embedder: str = "e5-small"  # RAG_EMBEDDER: e5-small | st:MODEL
+    max_passage_chars: int = 300  # RAG_MAX_PASSAGE_CHARS: longer paragraphs are split at sentence ends
+    top_k: int = 5  # RAG_TOP_K: passages returned
+    candidates: int = 30  # RAG_CANDIDATES: how deep each side (dense, keywords) is read before fusion
+    rrf_k: int = 60  # RAG_RRF_K: the k of reciprocal rank fusion
+    dense_weight: float = 1.0  # RAG_DENSE_WEIGHT
+    keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
+    hnsw_above: int = 50_000  # RAG_HNSW_ABOVE: exact search up to this many passages, HNSW above
+    max_answers: int = 3  # RAG_MAX_ANSWERS
+    answer_threshold: float = 0.0  # RAG_ANSWER_THRESHOLD: below it the chat abstains (calibrated in rag/answer.py)
+    max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then RAG_* variables, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "corpus" in values:
+            values["corpus"] = tuple(Path(p) for p in values["corpus"])
+        if "index_dir" in values:
+            values["index_dir"] = Path(values["index_dir"])
+        return replace(cls(), **values)
+
+
+def _parse(name: str, raw: str):
+    default = getattr(Settings(), name)
+    if name == "corpus":
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+    if isinstance(default, Path):
+        return Path(raw)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw

@@ -1,0 +1,451 @@
+"""Build, update, save and load the index: FAISS passage vectors, sentence vectors, bm25s keywords, manifest.
+
+A build is written to a temporary folder beside the index and renamed into place, so a
+crash mid-build leaves the previous index whole. Unchanged files keep their vectors.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .documents import CorpusFile, UnreadableFile, find_corpus_files, parse_documents, read_file, sha256_file, split_passages
+from .schema import Document, Passage
+from .store import Store, StoreDamaged, write_store
+from .text import sentence_spans, tokens
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+VECTORS = "vectors.faiss"
+SENTENCE_VECTORS = "sentences.npy"
+BM25_DIR = "bm25"
+
+
+class IndexProblem(Exception):
+    """The index cannot be used as it is; the message says why and what to run."""
+
+
+class IndexMissing(IndexProblem):
+    pass
+
+
+class IndexStale(IndexProblem):
+    pass
+
+
+class IndexDamaged(IndexProblem):
+    pass
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    passages: int = 0
+    sentences: int = 0
+    embedded_passages: int = 0
+    embedded_sentences: int = 0
+    reused_files: int = 0
+    seconds: float = 0.0
+    bytes_on_disk: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    up_to_date: bool = False
+
+    def summary(self) -> str:
+        """The one summary line of `python -m rag index`."""
+        if self.up_to_date:
+            return f"index up to date: {self.documents} documents, {self.passages} passages, {self.bytes_on_disk / 1e6:.1f} MB on disk"
+        return (
+            f"indexed {self.documents} documents, {self.passages} passages, {self.sentences} sentences "
+            f"in {self.seconds:.1f} s ({self.embedded_passages} passages embedded, {self.reused_files} files reused), "
+            f"{self.bytes_on_disk / 1e6:.1f} MB on disk"
+            + (f"; skipped {len(self.skipped)} file(s)" if self.skipped else "")
+        )
+
+
+def passage_view(passage: Passage) -> str:
+    """What is embedded and keyword-indexed for a passage: its context (title, heading) and its text."""
+    return f"{passage.context}\n{passage.text}" if passage.context else passage.text
+
+
+def keyword_view(passage: Passage) -> list[str]:
+    """The normalised jieba tokens of a passage and its context."""
+    return tokens(passage_view(passage))
+
+
+# ---------------------------------------------------------------- loading
+
+
+class Index:
+    """A loaded index: the store, the dense index, sentence vectors, the keyword index, the manifest."""
+
+    def __init__(self, folder: Path, manifest: dict, store: Store, dense, sentence_vectors: np.ndarray, keywords) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.store = store
+        self.dense = dense
+        self.sentence_vectors = sentence_vectors
+        self.keywords = keywords
+        vocab = getattr(keywords, "vocab_dict", None) or {}
+        self.keyword_vocab: dict[str, int] = vocab
+        self.idf = _idf(keywords, len(vocab))
+
+    @property
+    def embedder_name(self) -> str:
+        return self.manifest["embedder"]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of the index in folder; IndexMissing or IndexDamaged when it cannot be read."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise IndexMissing(f"no index at {folder}: run `python -m rag index` to build it")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexDamaged(f"the manifest of {folder} is unreadable ({exc.__class__.__name__}): run `python -m rag index` to rebuild") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexStale(
+            f"the index at {folder} has format version {found!r}, this version reads {FORMAT_VERSION}: run `python -m rag index` to rebuild"
+        )
+    return manifest
+
+
+def load_index(folder: Path, embedder_name: str | None = None, mmap: bool = True) -> Index:
+    """Open the index in folder, checking the manifest and every file; IndexProblem says what is wrong."""
+    import faiss
+
+    folder = Path(folder)
+    _recover_interrupted_swap(folder)
+    manifest = read_manifest(folder)
+    if embedder_name and manifest.get("embedder") != embedder_name:
+        raise IndexStale(
+            f"the index at {folder} was built with the embedder {manifest.get('embedder')!r}, not {embedder_name!r}: "
+            "run `python -m rag index` to rebuild it"
+        )
+    try:
+        store = Store(folder / STORE)
+        dense = faiss.read_index(str(folder / VECTORS))
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r" if mmap else None)
+        keywords = _load_bm25(folder / BM25_DIR)
+    except (StoreDamaged, RuntimeError, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
+        raise IndexDamaged(f"the index at {folder} is damaged ({_short(exc)}): run `python -m rag index` to rebuild it") from None
+    expected_dim = manifest.get("dim")
+    if (
+        dense.ntotal != store.passage_count
+        or dense.d != expected_dim
+        or sentence_vectors.shape != (store.sentence_count, expected_dim)
+        or manifest.get("passages") != store.passage_count
+    ):
+        raise IndexDamaged(f"the index at {folder} is inconsistent (counts differ between its files): run `python -m rag index` to rebuild it")
+    return Index(folder, manifest, store, dense, sentence_vectors, keywords)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[-1][:160]}" if text else exc.__class__.__name__
+
+
+def _load_bm25(folder: Path):
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.ERROR)
+    if not (folder / "params.index.json").exists():
+        raise OSError("the keyword index is missing")
+    return bm25s.BM25.load(str(folder), mmap=False, load_corpus=False, show_progress=False)
+
+
+def _idf(keywords, vocab_size: int) -> np.ndarray:
+    """IDF of each keyword-vocabulary token, from the document frequencies in the bm25s matrix."""
+    scores = getattr(keywords, "scores", None)
+    n_docs = scores.get("num_docs", 0) if isinstance(scores, dict) else 0
+    if not vocab_size or not isinstance(scores, dict):
+        return np.zeros(vocab_size, dtype=np.float32)
+    indptr = np.asarray(scores["indptr"])
+    df = np.diff(indptr)[:vocab_size].astype(np.float32)
+    return np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def corpus_fingerprint(files: list[CorpusFile]) -> dict[str, str]:
+    """Each corpus file's relative path → sha256."""
+    return {f.source: sha256_file(f.path) for f in files}
+
+
+def is_stale(settings: Settings) -> str | None:
+    """Why the index needs a build (missing, other embedder, other files, damaged), or None when it is current."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexProblem as problem:
+        return str(problem)
+    if manifest.get("embedder") != settings.embedder:
+        return f"built with {manifest.get('embedder')!r}, {settings.embedder!r} asked for"
+    if manifest.get("max_passage_chars") != settings.max_passage_chars:
+        return "built with another passage size"
+    known = {entry["path"]: entry["sha256"] for entry in manifest.get("corpus", []) + manifest.get("skipped", [])}
+    try:
+        current = corpus_fingerprint(find_corpus_files(list(settings.corpus)))
+    except OSError as exc:
+        return f"the corpus cannot be read ({exc})"
+    if current != known:
+        return "the corpus files changed"
+    for name in (STORE, VECTORS, SENTENCE_VECTORS, BM25_DIR):
+        if not (settings.index_dir / name).exists():
+            return f"{name} is missing"
+    return None
+
+
+# ---------------------------------------------------------------- building
+
+
+@dataclass
+class _Piece:
+    """One file's contribution to the index: documents, passages, sentences and their vectors."""
+
+    source: str
+    sha256: str
+    documents: list[Document]
+    passages: list[Passage]  # ids local to the piece
+    sentences: list[tuple[int, int, int]]  # (local passage id, start, end)
+    passage_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
+
+
+def build_index(settings: Settings, embedder=None, progress: bool = True, warn=None) -> BuildReport:
+    """Index the corpus folders into settings.index_dir, reusing the vectors of unchanged files."""
+    started = time.perf_counter()
+    warn = warn or (lambda message: print(message, file=sys.stderr))
+    if embedder is None:
+        from embeddings import load_embedder
+
+        embedder = load_embedder(settings.embedder)
+    report = BuildReport()
+    files = find_corpus_files(list(settings.corpus))
+    old = _reusable_index(settings, embedder.name)
+    pieces: list[_Piece] = []
+    skipped: list[dict] = []
+    iterator = files
+    if progress and files:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="reading", unit="file", leave=False)
+    for corpus_file in iterator:
+        try:
+            sha = sha256_file(corpus_file.path)
+        except OSError as exc:
+            warn(f"skipped {corpus_file.source}: cannot be read ({exc.strerror or exc})")
+            continue
+        reused = _reuse(old, corpus_file.source, sha) if old else None
+        if reused is not None:
+            pieces.append(reused)
+            report.reused_files += 1
+            continue
+        try:
+            piece = _read_piece(corpus_file, sha, settings.max_passage_chars)
+        except UnreadableFile as reason:
+            warn(f"skipped {corpus_file.source}: {reason}")
+            skipped.append({"path": corpus_file.source, "sha256": sha, "reason": str(reason)})
+            report.skipped.append((corpus_file.source, str(reason)))
+            continue
+        if not piece.passages:
+            warn(f"skipped {corpus_file.source}: no text left after removing page chrome")
+            skipped.append({"path": corpus_file.source, "sha256": sha, "reason": "no text"})
+            report.skipped.append((corpus_file.source, "no text"))
+            continue
+        pieces.append(piece)
+    _embed_new(pieces, embedder, progress, report)
+    if old is not None:
+        old.close()
+    report.bytes_on_disk = _write(settings, embedder, pieces, skipped, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read_piece(corpus_file: CorpusFile, sha: str, max_chars: int) -> _Piece:
+    text, pages = read_file(corpus_file.path)
+    return piece_from_documents(corpus_file.source, sha, parse_documents(text, corpus_file.source, pages), max_chars)
+
+
+def piece_from_documents(source: str, sha: str, documents: list[Document], max_chars: int) -> _Piece:
+    """Passages and sentences of already-parsed documents."""
+    passages: list[Passage] = []
+    sentences: list[tuple[int, int, int]] = []
+    for document in documents:
+        for passage in split_passages(document, max_chars, first_id=len(passages)):
+            passages.append(passage)
+            for s, e in sentence_spans(document.text, passage.start, passage.end):
+                sentences.append((passage.id, s, e))
+    return _Piece(source, sha, documents, passages, sentences)
+
+
+def build_index_from_documents(settings: Settings, embedder, documents: list[Document], progress: bool = True) -> BuildReport:
+    """Index documents that were made elsewhere (an evaluation set's contexts) into settings.index_dir."""
+    started = time.perf_counter()
+    report = BuildReport()
+    pieces = [piece_from_documents(d.doc_id, "", [d], settings.max_passage_chars) for d in documents]
+    _embed_new(pieces, embedder, progress, report)
+    report.bytes_on_disk = _write(settings, embedder, pieces, [], report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildReport) -> None:
+    """Embed, in large batches, the passages and sentences of every piece that has no vectors yet."""
+    fresh = [p for p in pieces if p.passage_vectors is None]
+    passage_texts = [passage_view(x) for p in fresh for x in p.passages]
+    sentence_texts = []
+    for p in fresh:
+        texts = {d.doc_id: d.text for d in p.documents}
+        by_id = {x.id: x for x in p.passages}
+        sentence_texts += [texts[by_id[pid].doc_id][s:e] for pid, s, e in p.sentences]
+    if passage_texts:
+        passage_vectors = embedder.encode_passages(passage_texts, progress=progress)
+        sentence_vectors = embedder.encode_passages(sentence_texts, progress=progress) if sentence_texts else np.zeros((0, embedder.dim), np.float32)
+        a = b = 0
+        for p in fresh:
+            p.passage_vectors = passage_vectors[a : a + len(p.passages)]
+            p.sentence_vectors = sentence_vectors[b : b + len(p.sentences)]
+            a += len(p.passages)
+            b += len(p.sentences)
+    report.embedded_passages = len(passage_texts)
+    report.embedded_sentences = len(sentence_texts)
+
+
+def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dict], report: BuildReport) -> int:
+    """Renumber, write everything into a temporary folder, and swap it into place."""
+    import bm25s
+    import faiss
+
+    documents: list[tuple[Document, str]] = []
+    passages: list[Passage] = []
+    sentences: list[tuple[int, int, int]] = []
+    for piece in pieces:
+        offset = len(passages)
+        documents += [(d, piece.sha256) for d in piece.documents]
+        passages += [Passage(offset + p.id, p.doc_id, p.paragraph, p.start, p.end, p.text, p.context) for p in piece.passages]
+        sentences += [(offset + pid, s, e) for pid, s, e in piece.sentences]
+    dim = embedder.dim
+    passage_vectors = np.vstack([p.passage_vectors for p in pieces]) if pieces else np.zeros((0, dim), np.float32)
+    sentence_vectors = np.vstack([p.sentence_vectors for p in pieces]) if pieces else np.zeros((0, dim), np.float32)
+
+    target = Path(settings.index_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write_store(tmp / STORE, documents, passages, sentences)
+        dense = make_dense_index(dim, len(passages), settings.hnsw_above)
+        if len(passages):
+            dense.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
+        faiss.write_index(dense, str(tmp / VECTORS))
+        np.save(tmp / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        logging.getLogger("bm25s").setLevel(logging.ERROR)
+        keywords = bm25s.BM25()
+        corpus_tokens = [keyword_view(p) or ["\u2205"] for p in passages] or [["\u2205"]]
+        keywords.index(corpus_tokens, show_progress=False)
+        keywords.save(str(tmp / BM25_DIR))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": embedder.name,
+            "dim": dim,
+            "dense_index": "hnsw" if len(passages) > settings.hnsw_above else "flat",
+            "max_passage_chars": settings.max_passage_chars,
+            "corpus_folders": [str(Path(c)) for c in settings.corpus],
+            "corpus": [{"path": p.source, "sha256": p.sha256} for p in pieces],
+            "skipped": skipped,
+            "documents": len(documents),
+            "passages": len(passages),
+            "sentences": len(sentences),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report.documents, report.passages, report.sentences = len(documents), len(passages), len(sentences)
+    return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+
+
+def make_dense_index(dim: int, size: int, hnsw_above: int):
+    """Exact inner product up to hnsw_above vectors, HNSW (M=32) above."""
+    import faiss
+
+    if size > hnsw_above:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+        return index
+    return faiss.IndexFlatIP(dim)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename the new folder into place; the old one is kept aside until the new one is there."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.rename(target, old)
+    os.rename(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_interrupted_swap(target: Path) -> None:
+    """A crash between the two renames leaves the previous index aside: put it back."""
+    if target.exists():
+        return
+    aside = sorted(target.parent.glob(f".{target.name}.old-*"))
+    if aside:
+        os.rename(aside[-1], target)
+
+
+# ---------------------------------------------------------------- reuse
+
+
+def _reusable_index(settings: Settings, embedder_name: str) -> Index | None:
+    try:
+        index = load_index(settings.index_dir, embedder_name, mmap=True)
+    except IndexProblem:
+        return None
+    if index.manifest.get("max_passage_chars") != settings.max_passage_chars:
+        index.close()
+        return None
+    return index
+
+
+def _reuse(old: Index, source: str, sha: str) -> _Piece | None:
+    """The documents, passages, sentences and vectors of an unchanged file, from the previous index."""
+    if old.store.sha256.get(source) != sha:
+        return None
+    documents = [d for d in old.store.documents.values() if d.source == source]
+    if not documents:
+        return None
+    old_passages = [p for d in documents for p in old.store.passages_of(d.doc_id)]
+    local = {p.id: i for i, p in enumerate(old_passages)}
+    passages = [Passage(i, p.doc_id, p.paragraph, p.start, p.end, p.text, p.context) for i, p in enumerate(old_passages)]
+    rows = old.store.sentences_of([p.id for p in old_passages])
+    sentences = [(local[pid], s, e) for _, pid, s, e in rows]
+    ids = np.array([p.id for p in old_passages], dtype=np.int64)
+    passage_vectors = np.vstack([old.dense.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, old.dense.d), np.float32)
+    sentence_vectors = np.asarray(old.sentence_vectors[[sid for sid, _, _, _ in rows]], dtype=np.float32)
+    return _Piece(source, sha, documents, passages, sentences, passage_vectors, sentence_vectors)

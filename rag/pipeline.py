@@ -1,0 +1,181 @@
+"""Pipeline: the public entry point that ties the index, retrieval and answers together."""
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+from .answer import extract_answers
+from .config import Settings
+from .index import Index, IndexProblem, build_index, is_stale, load_index
+from .retrieve import retrieve
+from .schema import Response
+from .text import normalize, tokens
+
+__all__ = ["Pipeline", "clean_question", "complete_follow_up"]
+
+EMPTY_QUESTION = "请输入问题。/ Please type a question."
+
+
+class Pipeline:
+    """Loads the embedder and the index once; answers questions; rebuilds after the corpus changes."""
+
+    def __init__(self, settings: Settings, embedder=None, index: Index | None = None) -> None:
+        self.settings = settings
+        if embedder is None:
+            from embeddings import load_embedder
+
+            embedder = load_embedder(settings.embedder)
+        self.embedder = embedder
+        self.index = index
+        self._lock = threading.Lock()  # one build at a time; questions never wait for it
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, embedder=None, build: str = "if-needed", warn=None) -> "Pipeline":
+        """Load the index in settings.index_dir; build it when missing, stale or damaged (build='if-needed')."""
+        settings = settings or Settings.from_env()
+        warn = warn or (lambda m: print(m, file=sys.stderr))
+        pipeline = cls(settings, embedder)
+        reason = is_stale(settings) if build == "if-needed" else None
+        if reason:
+            warn(f"building the index ({reason})")
+            build_index(settings, pipeline.embedder, progress=False, warn=warn)
+        try:
+            pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        except IndexProblem as problem:
+            if build != "if-needed":
+                raise
+            warn(f"{problem}; rebuilding")
+            build_index(settings, pipeline.embedder, progress=False, warn=warn)
+            pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        return pipeline
+
+    def reindex(self, warn=None):
+        """Re-index the corpus (incrementally) and swap the new index in; questions see old or new, never half."""
+        with self._lock:
+            report = build_index(self.settings, self.embedder, progress=False, warn=warn)
+            fresh = load_index(self.settings.index_dir, self.embedder.name)
+            self.index = fresh  # one reference swap: a question in flight keeps the index it started with
+        return report
+
+    def search(self, query: str, top_k: int | None = None):
+        """The fused top passages for a query."""
+        index = self.index
+        text, _ = clean_question(query, self.settings.max_question_chars)
+        if not text:
+            return []
+        vector = self.embedder.encode_queries([normalize(text)])[0]
+        return retrieve(index, vector, tokens(text), top_k or self.settings.top_k, self.settings.candidates,
+                        self.settings.rrf_k, self.settings.dense_weight, self.settings.keyword_weight)
+
+    def ask(self, question: str, history: list[str] | None = None, top_k: int | None = None,
+            max_answers: int | None = None) -> Response:
+        """Answer by quoting the documents; `history` (earlier questions) completes a follow-up for retrieval only."""
+        started = time.perf_counter()
+        index = self.index
+        shown = question if isinstance(question, str) else ""
+        text, notice = clean_question(shown, self.settings.max_question_chars)
+        if not text:
+            return Response(shown, False, [], [], _ms(started), notice=EMPTY_QUESTION)
+        query = complete_follow_up(text, history or [])
+        vector = self.embedder.encode_queries([normalize(query)])[0]
+        depth = max(top_k or self.settings.top_k, 8)
+        hits = retrieve(index, vector, tokens(query), depth, self.settings.candidates,
+                        self.settings.rrf_k, self.settings.dense_weight, self.settings.keyword_weight)
+        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers)
+        shown_hits = hits[: top_k or self.settings.top_k]
+        titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
+        return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)
+
+    def status(self) -> dict:
+        """Documents, passages, embedder and build time of the loaded index."""
+        manifest = self.index.manifest if self.index else {}
+        return {
+            "documents": manifest.get("documents", 0),
+            "passages": manifest.get("passages", 0),
+            "sentences": manifest.get("sentences", 0),
+            "embedder": manifest.get("embedder", self.embedder.name),
+            "built_at": manifest.get("built_at"),
+            "dense_index": manifest.get("dense_index"),
+            "skipped": manifest.get("skipped", []),
+        }
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, str | None]:
+    """The question without control characters or lone surrogates, cut to max_chars; a notice when it was cut."""
+    if not isinstance(question, str):
+        return "", None
+    text = question.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(question) else question
+    text = _CONTROL.sub(" ", text.replace("\ufffd", " "))
+    text = unicodedata.normalize("NFC", text).strip()
+    if len(text) > max_chars:
+        return text[:max_chars], f"问题过长，只使用了前 {max_chars} 个字符。/ The question is long: only its first {max_chars} characters were used."
+    return text, None
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+# ---------------------------------------------------------------- follow-up questions
+
+_PRONOUN = re.compile(r"^(他|她|它|他们|她们|该|其|这个|那个|此)|(\b(he|she|it|they|his|her|its|their)\b)", re.I)
+_THAT_ONE = re.compile(r"^(那|那么)?(?P<subject>.{1,20}?)(呢|怎么样|如何)[?？。!！]*$")
+_THAT_ONE_EN = re.compile(r"^(and|what about|how about)\s+(?P<subject>.+?)\??$", re.I)
+
+
+def complete_follow_up(question: str, history: list[str]) -> str:
+    """A follow-up (a pronoun, or 那X呢) completed from the previous question, for retrieval only."""
+    previous = next((h for h in reversed(history) if isinstance(h, str) and h.strip()), None)
+    if not previous:
+        return question
+    match = _THAT_ONE.match(question.strip()) or _THAT_ONE_EN.match(question.strip())
+    if match:
+        subject = match.group("subject").strip()
+        swapped = _swap_place(previous, subject)
+        return swapped or f"{subject} {previous}"
+    if _PRONOUN.search(question):
+        subject = _subject_of(previous)
+        if subject:
+            return _PRONOUN.sub(subject, question, count=1) if _PRONOUN.match(question) else f"{subject} {question}"
+        return f"{previous} {question}"
+    if len(question) <= 6:
+        return f"{previous} {question}"
+    return question
+
+
+def _subject_of(question: str) -> str | None:
+    """The person (or else the place or organisation) the earlier question was about."""
+    import jieba.posseg as posseg
+
+    words = list(posseg.cut(question))
+    for flags in (("nr",), ("ns", "nt")):
+        names = [w.word for w in words if w.flag in flags and len(w.word) >= 2]
+        if names:
+            return "".join(names[:1])
+    return None
+
+
+def _swap_place(previous: str, subject: str) -> str | None:
+    """`那重庆呢？` after a question about 宁夏: the same question with the place swapped."""
+    import jieba.posseg as posseg
+
+    words = list(posseg.cut(previous))
+    places = [w.word for w in words if w.flag in ("ns", "nt", "nr")]
+    if not places:
+        return None
+    return previous.replace(places[0], subject, 1)

@@ -1,0 +1,155 @@
+"""Short answers: what kind of span a question asks for, and the candidate spans of each kind in a sentence."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["question_kind", "candidate_spans", "Span"]
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets inside the sentence
+    end: int
+    kind: str
+    text: str
+
+
+# ---------------------------------------------------------------- what the question asks for
+
+_KIND_RULES: list[tuple[str, re.Pattern]] = [
+    ("docnum", re.compile(r"文号|发文字号|文件编号|document number|reference number", re.I)),
+    ("date", re.compile(r"何时|哪天|哪一天|什么时候|什么时间|哪一?年|哪个月|几月|几号|几日|日期|时间是|^when\b|\bwhen\b|what date|which day|what day|which year|what year|what time", re.I)),
+    ("person", re.compile(r"谁|哪位|哪几位|什么人|\bwho\b|\bwhom\b|whose", re.I)),
+    ("number", re.compile(r"多少|几[个项名位人次条方面家所届批种大]|几$|多大|多高|多长|how many|how much|what percentage|what share|\bnumber of\b", re.I)),
+    ("place", re.compile(r"哪里|在哪|哪儿|什么地方|何地|哪个(城市|省|市|地方|地区|县|区)|哪些(城市|省|地方|地区)|\bwhere\b|which (city|province|place)", re.I)),
+    ("org", re.compile(r"哪个(单位|部门|机构|组织|机关)|哪些(单位|部门|机构|组织|机关)|什么(单位|部门|机构|组织)|which (organi[sz]ation|department|unit|body)", re.I)),
+    ("quote", re.compile(r"什么(名称|名字|题目|主题|口号|活动|文件|决议|工程|称号|精神)|哪(个|项|些)(活动|文件|决议|工程|讲话|会议)|叫什么|what (is|was) the name|what (campaign|slogan|title|theme|resolution)", re.I)),
+    ("which", re.compile(r"哪些|哪个|哪项|哪几|\bwhich\b", re.I)),
+]
+
+
+def question_kind(question: str) -> str | None:
+    """The kind of short answer the question asks for, or None when it asks for none."""
+    for kind, pattern in _KIND_RULES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+# ---------------------------------------------------------------- candidate spans in a sentence
+
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+_DATE = re.compile(
+    r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:至(?:\d{1,2}月)?\d{1,2}日)?(?:上午|下午|晚上|晚)?"
+    r"|\d{4}年\d{1,2}月(?!\d)|\d{4}-\d{1,2}-\d{1,2}|\d{4}年(?!\d)"
+)
+_NUMBER = re.compile(
+    rf"(?:超过|超|近|约|逾|达到?|共|多达|不少于|至少)?(?:\d+(?:\.\d+)?\s*(?:%|％|万|亿|千|百)?(?:余|多)?"
+    rf"(?:个方面|个百分点|亿元|万元|周年|方面|个|项|名|人|次|条|家|所|届|批|种|年|倍|位|篇|场|天|元)?"
+    rf"|[{_CN_NUM}]+(?:个方面|方面|个|项|名|位|次|条|家|所|届|批|种|大|篇|场))"
+)
+_QUOTE = re.compile(r"“[^“”]{1,40}”|《[^《》]{1,60}》|「[^「」]{1,40}」")
+_DOCNUM = re.compile(r"[\u4e00-\u9fff]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")
+_TITLE_BEFORE_NAME = re.compile(
+    r"(?:书记|主席|部长|组长|主任|院长|局长|厅长|省长|市长|委员|常委|巡视员|馆长|理事长|秘书长|校长|同志)"
+    r"、?(?P<name>[\u4e00-\u9fff]{2,3}?)(?=主持|出席|作|调研|带队|同志|强调|指出|表示|讲话|一行|共同|参加|[,，、。;；])"
+)
+_ORG = re.compile(
+    r"[\u4e00-\u9fff]{2,16}?(?:科协|委员会|党委|党组|部|厅|局|委|协会|学会|中心|办公室|研究院|大学|政府|监察组|指导组|社)(?![\u4e00-\u9fff]{0,1}[长员])"
+)
+_PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:省|市|自治区|区|县|镇|村)(?![委长政])")
+
+
+@lru_cache(maxsize=1)
+def _posseg():
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+def candidate_spans(sentence: str, kind: str) -> list[Span]:
+    """Every span of the asked kind in the sentence, as offsets into it."""
+    if kind == "date":
+        return _regex(_DATE, sentence, kind)
+    if kind == "number":
+        return [s for s in _regex(_NUMBER, sentence, kind) if any(ch.isdigit() or ch in _CN_NUM for ch in s.text)
+                and not _inside(s, _regex(_DATE, sentence, "date"))]
+    if kind == "docnum":
+        return _regex(_DOCNUM, sentence, kind)
+    if kind == "quote":
+        return _regex(_QUOTE, sentence, kind)
+    if kind == "person":
+        return _persons(sentence)
+    if kind == "place":
+        quoted = _regex(_QUOTE, sentence, "quote")
+        places = _tagged(sentence, ("ns",), kind) or _regex(_PLACE, sentence, kind)
+        return [s for s in places if not _inside(s, quoted) and len(s.text) >= 2]
+    if kind == "org":
+        return _tagged(sentence, ("nt",), kind) or _regex(_ORG, sentence, kind)
+    if kind == "which":
+        return _regex(_QUOTE, sentence, "quote") or _tagged(sentence, ("nt", "ns"), "org") or _regex(_ORG, sentence, "org")
+    return []
+
+
+def _regex(pattern: re.Pattern, sentence: str, kind: str) -> list[Span]:
+    return [Span(m.start(), m.end(), kind, m.group()) for m in pattern.finditer(sentence) if m.group().strip()]
+
+
+def _inside(span: Span, others: list[Span]) -> bool:
+    return any(o.start <= span.start and span.end <= o.end for o in others)
+
+
+def _tagged(sentence: str, flags: tuple[str, ...], kind: str) -> list[Span]:
+    """Runs of words whose jieba part-of-speech is one of flags (consecutive ones merged)."""
+    spans: list[Span] = []
+    position = 0
+    run_start = run_end = None
+    for word in _posseg().cut(sentence):
+        start, end = position, position + len(word.word)
+        position = end
+        if word.flag in flags:
+            if run_end == start:
+                run_end = end
+            else:
+                if run_start is not None:
+                    spans.append(Span(run_start, run_end, kind, sentence[run_start:run_end]))
+                run_start, run_end = start, end
+        elif run_start is not None:
+            spans.append(Span(run_start, run_end, kind, sentence[run_start:run_end]))
+            run_start = run_end = None
+    if run_start is not None:
+        spans.append(Span(run_start, run_end, kind, sentence[run_start:run_end]))
+    return spans
+
+
+def _persons(sentence: str) -> list[Span]:
+    """Names: after a title (书记、主席…) before 主持/出席/调研…, in lists of attendees, and jieba's nr tags."""
+    spans = {(s.start, s.end): s for s in _tagged(sentence, ("nr",), "person") if 2 <= len(s.text) <= 4}
+    for m in _TITLE_BEFORE_NAME.finditer(sentence):
+        s, e = m.span("name")
+        spans.setdefault((s, e), Span(s, e, "person", m.group("name")))
+    ordered = sorted(spans.values(), key=lambda s: (s.start, -s.end))
+    kept: list[Span] = []
+    for span in ordered:
+        if kept and span.start < kept[-1].end:
+            continue
+        kept.append(span)
+    return _merge_lists(sentence, kept)
+
+
+def _merge_lists(sentence: str, names: list[Span]) -> list[Span]:
+    """Names joined only by 、 are one list: 李萌、张广军、相里斌."""
+    merged: list[Span] = []
+    for span in names:
+        if merged and sentence[merged[-1].end : span.start] in ("、", "和", "及"):
+            last = merged[-1]
+            merged[-1] = Span(last.start, span.end, "person", sentence[last.start : span.end])
+        else:
+            merged.append(span)
+    return merged
