@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .index import Index
 from .schema import Answer, Citation, Hit
-from .spans import Span, candidate_spans, question_kind
+from .spans import Span, candidate_spans, head_noun_spans, question_kind
 from .text import content_tokens, normalize
 
 # Weights of the sentence score, and the abstention threshold, calibrated on tests/data/seed_qa.jsonl
@@ -17,10 +17,14 @@ from .text import content_tokens, normalize
 W_COSINE = 1.0
 W_OVERLAP = 0.6
 W_RANK = 0.15
-W_KIND = 0.1
-ABSTAIN_BELOW = 0.55  # confidence under which the documents are taken not to answer
+W_KIND = 0.25  # the sentence holds a span of the kind asked (which, what, list)
+W_KIND_STRICT = 0.5  # … for who / when / how many / where / document number, where a sentence without one cannot answer
+ABSTAIN_BELOW = 0.36  # confidence under which the documents are taken not to answer
+LATIN_COSINE = 0.76  # for questions in Latin script, the sentence cosine that counts as an answer
+SPAN_MISSING_PENALTY = 0.2
 _OPENS_DEPENDENT = re.compile(r"^(他|她|它|这|该|其|此|上述|以上|对此)")
 MIN_STANDALONE = 12
+CONTEXT_SHARE = 0.5  # a question word found only in the passage's title or heading counts half
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class Evidence:
     coverage: float  # IDF share of the question's content words found in the best passage and its context
     cosine: float
     known_share: float  # IDF share of the question's content words that occur anywhere in the corpus
+    overlap: float  # IDF share found in the best sentence itself
+    missing_rare: float  # the rarest question word the passage lacks, as a share of the largest IDF
+    latin: bool  # the question is written in Latin script
+    span_missing: bool  # the question asks who/when/how many… and the best sentence holds no such span
 
 
 def extract_answers(
@@ -56,7 +64,7 @@ def extract_answers(
     threshold: float | None = None,
 ) -> tuple[list[Answer], Evidence]:
     """Up to max_answers quoted sentences from different passages, best first, or none when evidence is weak."""
-    kind = question_kind(question)
+    kind = question_kind(normalize(question))
     question_tokens = content_tokens(question)
     weights = _token_weights(index, question_tokens)
     scored = _score_sentences(index, question, query_vector, hits, kind, weights)
@@ -66,7 +74,7 @@ def extract_answers(
         if current is None or s.score > current.score:
             best_per_passage[s.hit.passage.id] = s
     ranked = sorted(best_per_passage.values(), key=lambda s: -s.score)
-    evidence = _evidence(index, ranked[0] if ranked else None, weights)
+    evidence = _evidence(index, ranked[0] if ranked else None, weights, question, kind)
     limit = ABSTAIN_BELOW if threshold is None else threshold
     if not ranked or evidence.confidence < limit:
         return [], evidence
@@ -110,15 +118,18 @@ def _score_sentences(index, question, query_vector, hits, kind, weights) -> list
     total_weight = sum(weights.values()) or 1.0
     previous_in_passage: dict[int, tuple[int, int]] = {}
     question_normal = normalize(question)
+    context_of: dict[int, str] = {}
     out = []
     for (sid, pid, start, end), cosine in zip(rows, cosines.tolist()):
         rank, hit = rank_of[pid]
         document = index.store.documents[hit.passage.doc_id]
         sentence = document.text[start:end]
         sentence_normal = normalize(sentence)
-        overlap = sum(w for t, w in weights.items() if t in sentence_normal) / total_weight
+        context_normal = context_of.setdefault(pid, normalize(hit.passage.context))
+        overlap = sum(w if t in sentence_normal else CONTEXT_SHARE * w if t in context_normal else 0.0 for t, w in weights.items()) / total_weight
         short = _short_answer(sentence, sentence_normal, kind, weights, question_normal) if kind else None
-        score = W_COSINE * cosine + W_OVERLAP * overlap + W_RANK / (1 + rank) + (W_KIND if short is not None else 0.0)
+        bonus = (W_KIND_STRICT if kind in STRICT_KINDS else W_KIND) if short is not None else 0.0
+        score = W_COSINE * cosine + W_OVERLAP * overlap + W_RANK / (1 + rank) + bonus
         quote_start = start
         before = previous_in_passage.get(pid)
         if before and (_OPENS_DEPENDENT.match(sentence) or end - start < MIN_STANDALONE):
@@ -130,7 +141,10 @@ def _score_sentences(index, question, query_vector, hits, kind, weights) -> list
 
 def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[str, float], question_normal: str) -> Span | None:
     """The candidate of the asked kind nearest to the question's own words, never one the question already names."""
-    candidates = [c for c in candidate_spans(sentence, kind) if normalize(c.text) not in question_normal]
+    found = candidate_spans(sentence, kind)
+    if kind in ("which", "org", "place"):
+        found = head_noun_spans(sentence, question_normal) or found
+    candidates = [c for c in found if normalize(c.text) not in question_normal]
     if not candidates:
         return None
     aligned = len(sentence_normal) == len(sentence)
@@ -146,20 +160,53 @@ def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[
         gaps = [max(a_start - c.end, c.start - a_end, 0) / (0.5 + w) for a_start, a_end, w in anchors]
         return min(gaps)
 
-    return min(candidates, key=distance)
+    best = min(candidates, key=distance)
+    return _without_echoed_qualifier(best, question_normal)
 
 
-def _evidence(index: Index, best: Scored | None, weights: dict[str, float]) -> Evidence:
+_QUALIFIER = re.compile(r"^(超过|超|近|约|逾|达到|达|共|多达|不少于|至少)")
+
+
+def _without_echoed_qualifier(span: Span, question_normal: str) -> Span:
+    """`超过15%` → `15%` when the question itself says 超过."""
+    match = _QUALIFIER.match(span.text)
+    if match and match.group() in question_normal and len(span.text) > match.end():
+        cut = match.end()
+        return Span(span.start + cut, span.end, span.kind, span.text[cut:])
+    return span
+
+
+def _evidence(index: Index, best: Scored | None, weights: dict[str, float], question: str, kind: str | None) -> Evidence:
     if best is None:
-        return Evidence(0.0, 0.0, 0.0, 0.0)
+        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, False, False)
     total = sum(weights.values())
     passage = best.hit.passage
     haystack = normalize(f"{passage.context} {passage.text}")
     coverage = sum(w for t, w in weights.items() if t in haystack) / total if total else 0.0
     known = sum(w for t, w in weights.items() if t in index.keyword_vocab) / total if total else 0.0
-    if known < 0.05:
-        # nothing of the question is in the corpus vocabulary (another language): the vectors alone decide
-        confidence = (best.cosine - 0.80) * 5 + 0.55
+    top = float(index.idf.max()) if len(index.idf) else 1.0
+    missing = max([w for t, w in weights.items() if t not in haystack] or [0.0]) / (top or 1.0)
+    latin = _latin_share(question) > 0.5
+    span_missing = kind in STRICT_KINDS and best.short is None
+    evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), round(missing, 4), latin, span_missing)
+    return replace(evidence, confidence=round(confidence(evidence), 4))
+
+
+STRICT_KINDS = {"person", "date", "number", "place", "docnum"}
+
+
+def confidence(e: Evidence) -> float:
+    """One number for how well the best passage answers; ABSTAIN_BELOW splits answered from not."""
+    if e.latin and e.known_share < 0.3:
+        # a question in another script than the documents: only the vectors can judge it
+        value = (e.cosine - LATIN_COSINE) * 10 + ABSTAIN_BELOW
     else:
-        confidence = 0.7 * coverage + 0.3 * (best.cosine - 0.75) * 5
-    return Evidence(round(confidence, 4), round(coverage, 4), round(best.cosine, 4), round(known, 4))
+        value = 0.4 * e.coverage + 0.2 * e.overlap + (e.cosine - 0.9)
+    if e.span_missing:
+        value -= SPAN_MISSING_PENALTY
+    return value
+
+
+def _latin_share(text: str) -> float:
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum(1 for ch in letters if ch.isascii()) / len(letters) if letters else 0.0
