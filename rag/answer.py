@@ -22,6 +22,7 @@ W_KIND_STRICT = 0.5  # … for who / when / how many / where / document number, 
 ABSTAIN_BELOW = 0.36  # confidence under which the documents are taken not to answer
 LATIN_COSINE = 0.76  # for questions in Latin script, the sentence cosine that counts as an answer
 SPAN_MISSING_PENALTY = 0.2
+ENTITY_MISSING_PENALTY = 0.2
 _OPENS_DEPENDENT = re.compile(r"^(他|她|它|这|该|其|此|上述|以上|对此)")
 MIN_STANDALONE = 12
 CONTEXT_SHARE = 0.5  # a question word found only in the passage's title or heading counts half
@@ -53,6 +54,7 @@ class Evidence:
     missing_rare: float  # the rarest question word the passage lacks, as a share of the largest IDF
     latin: bool  # the question is written in Latin script
     span_missing: bool  # the question asks who/when/how many… and the best sentence holds no such span
+    entity_missing: bool  # the question names a place, person or organisation the best passage never mentions
 
 
 def extract_answers(
@@ -62,9 +64,15 @@ def extract_answers(
     hits: list[Hit],
     max_answers: int = 3,
     threshold: float | None = None,
+    typed: str | None = None,
 ) -> tuple[list[Answer], Evidence]:
-    """Up to max_answers quoted sentences from different passages, best first, or none when evidence is weak."""
-    kind = question_kind(normalize(question))
+    """Up to max_answers quoted sentences from different passages, best first, or none when evidence is weak.
+
+    `question` is what retrieval used (a follow-up completed from history); `typed` is what the person
+    wrote, which decides the kind of short answer asked for.
+    """
+    kind = question_kind(normalize(typed)) if typed else None
+    kind = kind or question_kind(normalize(question))
     question_tokens = content_tokens(question)
     weights = _token_weights(index, question_tokens)
     scored = _score_sentences(index, question, query_vector, hits, kind, weights)
@@ -178,7 +186,7 @@ def _without_echoed_qualifier(span: Span, question_normal: str) -> Span:
 
 def _evidence(index: Index, best: Scored | None, weights: dict[str, float], question: str, kind: str | None) -> Evidence:
     if best is None:
-        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, False, False)
+        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, False, False, False)
     total = sum(weights.values())
     passage = best.hit.passage
     haystack = normalize(f"{passage.context} {passage.text}")
@@ -188,7 +196,8 @@ def _evidence(index: Index, best: Scored | None, weights: dict[str, float], ques
     missing = max([w for t, w in weights.items() if t not in haystack] or [0.0]) / (top or 1.0)
     latin = _latin_share(question) > 0.5
     span_missing = kind in STRICT_KINDS and best.short is None
-    evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), round(missing, 4), latin, span_missing)
+    entity_missing = any(not _mentions(haystack, name) for name in named_entities(question))
+    evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), round(missing, 4), latin, span_missing, entity_missing)
     return replace(evidence, confidence=round(confidence(evidence), 4))
 
 
@@ -204,7 +213,26 @@ def confidence(e: Evidence) -> float:
         value = 0.4 * e.coverage + 0.2 * e.overlap + (e.cosine - 0.9)
     if e.span_missing:
         value -= SPAN_MISSING_PENALTY
+    if e.entity_missing:
+        value -= ENTITY_MISSING_PENALTY
     return value
+
+
+_ENTITY_FLAGS = ("ns", "nr", "nt", "nrt", "nrfg")
+_PLACE_SUFFIX = re.compile(r"(省|市|自治区|区|县)$")
+
+
+def named_entities(question: str) -> list[str]:
+    """Places, people and organisations the question names (jieba part-of-speech tags)."""
+    from .spans import _posseg
+
+    text = normalize(question)
+    return list(dict.fromkeys(w.word for w in _posseg().cut(text) if w.flag in _ENTITY_FLAGS and len(w.word) >= 2))
+
+
+def _mentions(haystack: str, name: str) -> bool:
+    """Whether the passage mentions the name, with or without its 省/市/区 suffix."""
+    return name in haystack or (_PLACE_SUFFIX.search(name) is not None and _PLACE_SUFFIX.sub("", name) in haystack and len(name) > 2)
 
 
 def _latin_share(text: str) -> float:

@@ -39,7 +39,7 @@ class Pipeline:
         settings = settings or Settings.from_env()
         warn = warn or (lambda m: print(m, file=sys.stderr))
         pipeline = cls(settings, embedder)
-        reason = is_stale(settings) if build == "if-needed" else None
+        reason = is_stale(settings, pipeline.embedder.name) if build == "if-needed" else None
         if reason:
             warn(f"building the index ({reason})")
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
@@ -77,6 +77,8 @@ class Pipeline:
         started = time.perf_counter()
         index = self.index
         shown = question if isinstance(question, str) else ""
+        if _has_surrogates(shown):  # echoed to JSON and the page: lone surrogates cannot be encoded there
+            shown = shown.encode("utf-8", "replace").decode("utf-8")
         text, notice = clean_question(shown, self.settings.max_question_chars)
         if not text:
             return Response(shown, False, [], [], _ms(started), notice=EMPTY_QUESTION)
@@ -85,7 +87,7 @@ class Pipeline:
         depth = max(top_k or self.settings.top_k, 8)
         hits = retrieve(index, vector, tokens(query), depth, self.settings.candidates,
                         self.settings.rrf_k, self.settings.dense_weight, self.settings.keyword_weight)
-        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers)
+        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text)
         shown_hits = hits[: top_k or self.settings.top_k]
         titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
         return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)
