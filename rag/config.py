@@ -16,7 +16,9 @@ class Settings:
     max_passage_chars: int = 300  # RAG_MAX_PASSAGE_CHARS: longer paragraphs are split at sentence ends
     top_k: int = 5  # RAG_TOP_K: passages returned
     candidates: int = 30  # RAG_CANDIDATES: how deep each side (dense, keywords) is read before fusion
-    rrf_k: int = 60  # RAG_RRF_K: the k of reciprocal rank fusion
+    fusion: str = "convex"  # RAG_FUSION: convex (scaled scores, measured better on CMRC) | rrf
+    dense_share: float = 0.35  # RAG_DENSE_SHARE: the dense side's share in convex fusion
+    rrf_k: int = 10  # RAG_RRF_K: the k of reciprocal rank fusion (when RAG_FUSION=rrf)
     dense_weight: float = 1.0  # RAG_DENSE_WEIGHT
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
     hnsw_above: int = 50_000  # RAG_HNSW_ABOVE: exact search up to this many passages, HNSW above
@@ -34,6 +36,8 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _parse(f.name, raw)
+        if "index_dir" not in values and env.get("RAG_INDEX"):  # the documented name; RAG_INDEX_DIR works too
+            values["index_dir"] = Path(env["RAG_INDEX"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "corpus" in values:
             values["corpus"] = tuple(Path(p) for p in values["corpus"])

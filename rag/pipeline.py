@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .answer import extract_answers
 from .config import Settings
+from .crosslingual import glossary_for, is_latin
 from .index import Index, IndexProblem, build_index, is_stale, load_index
 from .retrieve import retrieve
 from .schema import Response
@@ -68,8 +69,11 @@ class Pipeline:
         if not text:
             return []
         vector = self.embedder.encode_queries([normalize(text)])[0]
-        return retrieve(index, vector, tokens(text), top_k or self.settings.top_k, self.settings.candidates,
-                        self.settings.rrf_k, self.settings.dense_weight, self.settings.keyword_weight)
+        return self._retrieve(index, vector, text, top_k or self.settings.top_k)
+
+    def _retrieve(self, index: Index, vector, query: str, top_k: int):
+        s = self.settings
+        return retrieve(index, vector, keyword_tokens(index, query), top_k, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight, s.fusion, s.dense_share)
 
     def ask(self, question: str, history: list[str] | None = None, top_k: int | None = None,
             max_answers: int | None = None) -> Response:
@@ -85,9 +89,9 @@ class Pipeline:
         query = complete_follow_up(text, history or [])
         vector = self.embedder.encode_queries([normalize(query)])[0]
         depth = max(top_k or self.settings.top_k, 8)
-        hits = retrieve(index, vector, tokens(query), depth, self.settings.candidates,
-                        self.settings.rrf_k, self.settings.dense_weight, self.settings.keyword_weight)
-        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text)
+        hits = self._retrieve(index, vector, query, depth)
+        extra = glossary_for(index).expand(query) if is_latin(query) else None
+        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text, extra_tokens=extra)
         shown_hits = hits[: top_k or self.settings.top_k]
         titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
         return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)
@@ -104,6 +108,14 @@ class Pipeline:
             "dense_index": manifest.get("dense_index"),
             "skipped": manifest.get("skipped", []),
         }
+
+
+def keyword_tokens(index: Index, query: str) -> list[str]:
+    """The query's jieba tokens; for an English question, plus the corpus words its names stand for."""
+    found = tokens(query)
+    if is_latin(query):
+        found += glossary_for(index).expand(query)
+    return found
 
 
 def _ms(started: float) -> float:

