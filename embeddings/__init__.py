@@ -1,4 +1,4 @@
 """Embedders: the bundled multilingual e5 engine (default) and sentence-transformers."""
-from .base import Embedder, EmbedderUnavailable, load_embedder
+from .base import Embedder, EmbedderUnavailable, embedder_name, load_embedder
 
-__all__ = ["Embedder", "EmbedderUnavailable", "load_embedder"]
+__all__ = ["Embedder", "EmbedderUnavailable", "embedder_name", "load_embedder"]

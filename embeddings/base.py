@@ -24,9 +24,19 @@ class EmbedderUnavailable(Exception):
     """The embedder named cannot be loaded here (unknown name, missing package, missing model folder)."""
 
 
+_ALIASES = {"e5": "e5-small"}
+
+
+def embedder_name(name: str) -> str:
+    """The name the embedder called `name` reports (and an index records), without loading it."""
+    name = (name or "").strip()
+    return _ALIASES.get(name, name)
+
+
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     """`e5-small` (bundled 4-bit engine) or `st:MODEL` (sentence-transformers, model id or local folder)."""
-    if name in ("e5-small", "e5"):
+    name = embedder_name(name)
+    if name == "e5-small":
         from .e5_bundled import E5Small
 
         return E5Small()

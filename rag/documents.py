@@ -8,8 +8,11 @@ cited; each passage is an exact slice of it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .schema import Document, Passage
@@ -20,6 +23,7 @@ __all__ = [
     "UnreadableFile",
     "CorpusFile",
     "find_corpus_files",
+    "resolve_source",
     "read_file",
     "parse_documents",
     "split_passages",
@@ -44,17 +48,48 @@ class CorpusFile:
 
 
 def find_corpus_files(folders: list[Path]) -> list[CorpusFile]:
-    """Every supported file under the corpus folders, sorted, symlink loops and hidden files skipped."""
+    """Every supported file under the corpus folders, sorted, each once; symlink loops and hidden files skipped.
+
+    A file's source is its path relative to its folder; when an earlier folder already has a
+    file of that name, the folder's own name (and its parents', if needed) is put in front.
+    """
     found: dict[str, CorpusFile] = {}
+    seen_files: set[Path] = set()
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             continue
         seen_dirs: set[Path] = set()
         for path in _walk(folder, seen_dirs):
-            source = path.relative_to(folder).as_posix()
-            found.setdefault(source, CorpusFile(path, source))
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                continue
+            if real in seen_files:  # the same folder named twice, or a link to a file already found
+                continue
+            seen_files.add(real)
+            source = _unique_source(path.relative_to(folder).as_posix(), folder, found)
+            found[source] = CorpusFile(path, source)
     return [found[k] for k in sorted(found)]
+
+
+def resolve_source(source: str, folders: list[Path]) -> Path | None:
+    """The file behind a document's source, by the same rules as find_corpus_files; None when it is gone."""
+    for corpus_file in find_corpus_files(folders):
+        if corpus_file.source == source:
+            return corpus_file.path
+    return None
+
+
+def _unique_source(relative: str, folder: Path, taken: dict[str, CorpusFile]) -> str:
+    if relative not in taken:
+        return relative
+    parts = folder.resolve().parts
+    for depth in range(1, len(parts)):
+        candidate = "/".join(parts[-depth:] + (relative,))
+        if candidate not in taken:
+            return candidate
+    return (folder.resolve() / relative).as_posix()
 
 
 def _walk(folder: Path, seen_dirs: set[Path]):
@@ -121,16 +156,83 @@ def decode_bytes(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        text = data.decode("utf-16", errors="replace")  # an odd last byte or a lone surrogate must not stop a build
+        if _looks_binary(text):
+            raise UnreadableFile("is binary or in an unknown encoding")
+        return text
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if text is None:
-        text = _utf16_without_bom(data) or _detect(data)
+        text = _mostly_utf8(data) or _utf16_without_bom(data) or _chinese(data) or _detect(data)
     if text is None or _looks_binary(text):
         raise UnreadableFile("is binary or in an unknown encoding")
     return text
+
+
+_WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few broken bytes (a file cut mid-character, a stray byte): kept, the broken bytes replaced.
+
+    Only when the valid CJK characters far outnumber the errors: GBK or UTF-16 read as UTF-8 gives almost none.
+    """
+    text = data.decode("utf-8", errors="replace")
+    errors = text.count("\ufffd")
+    if errors and len(_WIDE.findall(text)) >= 20 * errors:
+        return text.rstrip("\ufffd")
+    return None
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e\u2010-\u2027\u2030-\u203b\u00b7\u00d7\u2460-\u24ff\u25a0-\u25ff\u2160-\u217f]")
+
+
+def _chinese(data: bytes) -> str | None:
+    """The text as GB18030 or Big5 (cp950), when one of them reads as ordinary Chinese; None to leave it to detection.
+
+    Bytes in one East Asian encoding read as another give kana, Greek or box drawing, or else
+    rare characters; ordinary text is mostly the common ones. This tells GBK from Big5 (and from
+    Shift-JIS or EUC-KR) even in a short file, where statistical detection guesses.
+    """
+    best, best_share = None, 0.6
+    for codec in ("gb18030", "cp950"):
+        try:
+            text = data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        sample = text[:20000]
+        wide = len(_NON_ASCII.findall(sample))
+        if not wide or len(_CHINESE.findall(sample)) < 0.95 * wide or _looks_binary(sample):
+            continue
+        hanzi = [ch for ch in _simplified(sample) if "\u3400" <= ch <= "\u9fff"]
+        share = sum(ch in _common_hanzi() for ch in hanzi) / len(hanzi) if hanzi else 0.0
+        if share > best_share:
+            best, best_share = text, share
+    return best
+
+
+@lru_cache(maxsize=1)
+def _common_hanzi() -> frozenset[str]:
+    """The 1,000 most used Chinese characters, weighted by the word frequencies of jieba's dictionary."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    weight: Counter[str] = Counter()
+    for word, frequency in jieba.dt.FREQ.items():
+        if frequency:
+            for ch in word:
+                weight[ch] += frequency
+    return frozenset(ch for ch, _ in weight.most_common(1000) if "\u3400" <= ch <= "\u9fff")
+
+
+def _simplified(text: str) -> str:
+    from .text import _t2s
+
+    return _t2s().convert(text)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -179,12 +281,54 @@ def _cjk_or_ascii_share(text: str) -> float:
 
 
 def _html_text(html: str) -> str:
-    import trafilatura
-
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    try:
+        import trafilatura
+    except ImportError:  # a broken install (lxml without lxml_html_clean): plain text is better than no file
+        text = _plain_html_text(html)
+    else:
+        try:
+            text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+        except Exception as exc:  # lxml and trafilatura raise many kinds for malformed pages
+            raise UnreadableFile(f"is not readable html ({exc.__class__.__name__})") from None
     if not text or not text.strip():
         raise UnreadableFile("has no readable text (an html page without a main text)")
     return text
+
+
+def _plain_html_text(html: str) -> str:
+    """The text of an html page without scripts, styles and navigation: one line a block."""
+    from html.parser import HTMLParser
+
+    skip = {"script", "style", "noscript", "nav", "header", "footer", "aside", "template", "head", "form", "button", "select"}
+    blocks = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table", "ul", "ol", "blockquote", "pre", "title", "dd", "dt"}
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skipping: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag in skip:
+                self.skipping.append(tag)
+            if tag in blocks:
+                self.parts.append("\n")
+
+        def handle_endtag(self, tag):
+            if tag in self.skipping:  # close it, and anything left open inside it
+                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag) :]
+            if tag in blocks:
+                self.parts.append("\n")
+
+        def handle_data(self, data):
+            if not self.skipping:
+                self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
+
+    parser = Parser()
+    parser.feed(html)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
+    return "\n".join(line for line in lines if line)
 
 
 def _read_pdf(data: bytes) -> tuple[str, list[int | None]]:
@@ -238,10 +382,12 @@ def _read_docx(data: bytes) -> str:
 
 _BREADCRUMB = re.compile(r"^\s*(当前位置|您的位置|你的位置|您现在的位置|所在位置)\s*[:：]|^\s*首页\s*(>|》|/|»)|.+\s*>>\s*.+")
 _WIDGETS = re.compile(r"【\s*字号|扫一扫在手机打开|打印本页|关闭窗口|分享到|【\s*打印|【\s*关闭")
-_FOOTER = re.compile(r"版权所有|ICP\s*备|公网安备|Copyright|©|技术支持\s*[:：]|^\s*(地址|电话|传真|邮编|邮箱|E-?mail)\s*[:：]", re.I)
+_FOOTER = re.compile(r"版权所有|ICP\s*备|公网安备|Copyright|©|技术支持\s*[:：]", re.I)
+_CONTACT = re.compile(r"^\s*(地址|电话|传真|邮编|邮箱|E-?mail)\s*[:：]", re.I)  # chrome after the last sentence, content before it
 _COLUMN_LABEL = re.compile(r"^\s*[·•]\s*\S.{0,20}\s*[·•]\s*$")
 _BYLINE = re.compile(r"^\s*[（(]\s*[^（()）]{1,20}?\s*(供稿|供图|撰稿|编辑|责任编辑)[^（()）]{0,10}[）)]\s*$|^\s*(责任编辑|编辑|审核)\s*[:：]")
-_HEADER_FIELD = re.compile(r"(来源|作者|发布于|发布时间|发布日期|日期|时间)\s*[:：]\s*")
+_HEADER_FIELD = re.compile(r"(来源|作者|发布于|发布时间|发布日期|日期|时间|标题)\s*[:：]\s*")
+_PAGE_FIELDS = ("来源", "作者", "发布于", "发布时间", "发布日期")  # never body text; 日期/时间/标题 alone are, below the first sentence
 _DATE = re.compile(r"(\d{4})\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})\s*日?")
 _TRAILER = re.compile(r"^\s*(?P<org>[^\[\]【】]{0,40}?)\s*[\[【(（]\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})\s*[\]】)）]\s*$")
 _DOC_NUMBER = re.compile(r"^\s*(?P<num>[\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号)\s*$")
@@ -290,13 +436,16 @@ def _articles(lines: list[str], pages: list[int | None]) -> list[_Article]:
 def _document(article: _Article, doc_id: str, source: str, title_hint: str | None) -> Document | None:
     meta: dict[str, str] = {}
     kept: list[tuple[str, int | None, bool]] = []  # (line, page, blank line before it)
+    lines = [(raw.strip().strip("\u3000\xa0").strip(), page) for raw, page in article.lines]
+    prose = [i for i, (line, _) in enumerate(lines) if _HAS_SENTENCE_END.search(line) and not _is_chrome(line) and not _CONTACT.match(line)]
+    first_prose, last_prose = (prose[0], prose[-1]) if prose else (len(lines), -1)
     blank = False
-    for raw, page in article.lines:
-        line = raw.strip().strip("\u3000\xa0").strip()
+    for i, (line, page) in enumerate(lines):
         if not line:
             blank = True
             continue
-        if _is_chrome(line) or _take_header(line, meta) or _take_trailer(line, meta):
+        in_tail = i > last_prose
+        if _is_chrome(line, in_tail) or _take_header(line, meta, in_head=i < first_prose) or _take_trailer(line, meta):
             blank = True
             continue
         number = _DOC_NUMBER.match(line)
@@ -304,7 +453,7 @@ def _document(article: _Article, doc_id: str, source: str, title_hint: str | Non
             meta["doc_number"] = number.group("num")
         kept.append((line, page, blank))
         blank = False
-    title = article.title or title_hint
+    title = article.title or title_hint or meta.get("title")
     if title is None:
         title, kept = _title_from_lines(kept)
     paragraphs = _paragraphs(kept)
@@ -334,22 +483,32 @@ def _document(article: _Article, doc_id: str, source: str, title_hint: str | Non
     )
 
 
-def _is_chrome(line: str) -> bool:
+def _is_chrome(line: str, in_tail: bool = False) -> bool:
+    """Breadcrumbs, column labels, bylines, widgets and footers; contact lines only in the tail below the last sentence."""
     if len(line) <= 80 and (_BREADCRUMB.search(line) or _COLUMN_LABEL.match(line) or _BYLINE.match(line)):
+        return True
+    if len(line) <= 120 and in_tail and _CONTACT.match(line):
         return True
     return len(line) <= 120 and bool(_WIDGETS.search(line) or _FOOTER.search(line))
 
 
-def _take_header(line: str, meta: dict[str, str]) -> bool:
-    """A line of `来源: … 作者: … 发布于: …` or `日期: …`: its fields become metadata."""
+def _take_header(line: str, meta: dict[str, str], in_head: bool = True) -> bool:
+    """A line of `来源: … 作者: … 发布于: …` or `日期: …`: its fields become metadata.
+
+    Below the first sentence, a lone `时间：` / `日期：` / `标题：` line is content (a notice's meeting time), not a header.
+    """
     fields = list(_HEADER_FIELD.finditer(line))
     if not fields or fields[0].start() > 0 or len(line) > 100:
+        return False
+    if not in_head and len(fields) == 1 and fields[0].group(1) not in _PAGE_FIELDS:
         return False
     for field, nxt in zip(fields, fields[1:] + [None]):
         value = line[field.end() : nxt.start() if nxt else len(line)].strip(" \u3000\xa0|｜")
         key = field.group(1)
         if key == "来源" and value:
             meta.setdefault("org", value)
+        elif key == "标题" and value:
+            meta.setdefault("title", value)
         elif key == "作者" and value:
             meta.setdefault("author", value)
         else:
@@ -488,8 +647,9 @@ def split_passages(document: Document, max_chars: int = 300, first_id: int = 0) 
     for index, (start, end) in enumerate(document.paragraphs):
         heading = document.headings[index] if index < len(document.headings) else None
         context = document.title if not heading else f"{document.title} {heading}"
-        if document.doc_number and document.doc_number not in context:
-            context = f"{context} {document.doc_number}"
+        for extra in (document.org, document.doc_number):
+            if extra and extra not in context:
+                context = f"{context} {extra}"
         for s, e in _chunks(document.text, start, end, max_chars):
             passages.append(Passage(first_id + len(passages), document.doc_id, index + 1, s, e, document.text[s:e], context))
     return passages

@@ -181,18 +181,30 @@ def _idf(keywords, vocab_size: int) -> np.ndarray:
 
 
 def corpus_fingerprint(files: list[CorpusFile]) -> dict[str, str]:
-    """Each corpus file's relative path → sha256."""
-    return {f.source: sha256_file(f.path) for f in files}
+    """Each readable corpus file's relative path → sha256 (a file that cannot be opened is left out, as a build leaves it)."""
+    fingerprint = {}
+    for f in files:
+        try:
+            fingerprint[f.source] = sha256_file(f.path)
+        except OSError:
+            continue
+    return fingerprint
 
 
-def is_stale(settings: Settings) -> str | None:
-    """Why the index needs a build (missing, other embedder, other files, damaged), or None when it is current."""
+def is_stale(settings: Settings, embedder_name: str | None = None) -> str | None:
+    """Why the index needs a build (missing, other embedder, other files, damaged), or None when it is current.
+
+    embedder_name: the name of the embedder in use, when one was given rather than named in settings.
+    """
+    from embeddings.base import embedder_name as reported_name
+
     try:
         manifest = read_manifest(settings.index_dir)
     except IndexProblem as problem:
         return str(problem)
-    if manifest.get("embedder") != settings.embedder:
-        return f"built with {manifest.get('embedder')!r}, {settings.embedder!r} asked for"
+    wanted = embedder_name or reported_name(settings.embedder)
+    if manifest.get("embedder") != wanted:
+        return f"built with {manifest.get('embedder')!r}, {wanted!r} asked for"
     if manifest.get("max_passage_chars") != settings.max_passage_chars:
         return "built with another passage size"
     known = {entry["path"]: entry["sha256"] for entry in manifest.get("corpus", []) + manifest.get("skipped", [])}
@@ -373,6 +385,12 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _fsync_tree(tmp)
         _swap_into_place(tmp, target)
+    except OSError as exc:  # a full disk, a read-only folder: the user can act on it, so no traceback
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexProblem(
+            f"the index could not be written to {target} ({exc.strerror or exc}); the previous index is kept: "
+            "fix that and run `python -m rag index` again"
+        ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

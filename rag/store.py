@@ -63,7 +63,8 @@ class Store:
         import json
 
         self.path = Path(path)
-        self._local = threading.local()
+        self._shared: sqlite3.Connection | None = None
+        self._opening = threading.Lock()
         try:
             rows = self._connection().execute(
                 "SELECT doc_id, source, sha256, title, date, org, doc_number, text, paragraphs, headings, pages FROM documents"
@@ -82,11 +83,12 @@ class Store:
             self.sha256[source] = sha
 
     def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-            self._local.connection = connection
-        return connection
+        # One connection for all threads (sqlite3.threadsafety 3: serialized), opened with the store. A
+        # connection opened later by path could read another store: a re-index renames a new one into place.
+        with self._opening:
+            if self._shared is None:
+                self._shared = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            return self._shared
 
     def passages(self, ids: list[int]) -> list[Passage]:
         """Passages by id, in the order asked."""
@@ -131,7 +133,7 @@ class Store:
         return Passage(pid, doc_id, paragraph, start, end, text, context)
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        with self._opening:
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
