@@ -1,24 +1,305 @@
-"""Placeholder until the chat lands: a page that shows the retrieved passages for a question."""
+"""The chat page: layout and event wiring only; every decision lives in rag/.
+
+python app.py serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it;
+RAG_AUTH_USER and RAG_AUTH_PASSWORD, both set, ask for a login). The embedder and the
+index load once, at start-up; the index is built first when it is missing or stale.
+"""
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import gradio as gr
 
-from rag.config import Settings
-from rag.pipeline import Pipeline
+from rag.corpus import MAX_UPLOAD_BYTES, RejectedUpload, add_upload, delete_source
+from rag.documents import SUPPORTED_SUFFIXES
+from rag.render import (
+    DOCUMENT_HEADERS,
+    document_rows,
+    parse_citation_key,
+    questions_from_history,
+    render_document,
+    render_message,
+    render_question,
+    render_reply,
+    render_status,
+    viewer_placeholder,
+)
+from rag.schema import response_to_json
+
+EXAMPLES = [
+    "宁夏科协党组扩大会议由谁主持？",
+    "Who chaired the enlarged Party group meeting of the Ningxia science association?",
+    "寧夏科協黨組擴大會議由誰主持？",
+    "科技部党组会议是哪天召开的？",
+]
+
+CJK_FONTS = [
+    "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
+    "WenQuanYi Micro Hei", "system-ui", "sans-serif",
+]
+
+CSS = """
+.gradio-container, .gradio-container .prose, .rag-reply, .rag-doc, .rag-status {
+  font-family: "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
+               "WenQuanYi Micro Hei", system-ui, -apple-system, "Segoe UI", sans-serif;
+}
+.rag-reply, .rag-doc { line-height: 1.7; font-size: 15px; letter-spacing: .01em; }
+.rag-reply p { margin: .2em 0 .5em; }
+.rag-short { font-size: 1.3em; margin: 0 0 .35em !important; }
+.rag-short strong { font-weight: 700; }
+.rag-quote { margin: .35em 0 .6em !important; padding: .35em .9em !important; border-left: 3px solid var(--color-accent, #f97316) !important;
+             background: var(--background-fill-secondary, rgba(127,127,127,.06)); border-radius: 0 6px 6px 0; font-style: normal !important; }
+.rag-quote-text strong { font-weight: 700; }
+a.rag-cite { display: inline-block; margin-left: .2em; padding: 0 .3em; border-radius: 4px; font-size: .8em; line-height: 1.5;
+             vertical-align: .35em; text-decoration: none !important; cursor: pointer; font-weight: 600;
+             color: var(--link-text-color, #2563eb) !important; background: rgba(37, 99, 235, .09); }
+a.rag-cite:hover, a.rag-cite:focus { background: rgba(37, 99, 235, .2); outline: none; }
+.rag-sources { margin-top: .4em; }
+.rag-sources > summary { cursor: pointer; font-weight: 600; font-size: .92em; color: var(--body-text-color-subdued, #555); }
+.rag-source-list { list-style: none; padding-left: 0 !important; margin: .4em 0 0 !important; }
+.rag-source { margin: 0 0 .7em; padding-top: .4em; border-top: 1px solid var(--border-color-primary, #e5e7eb); }
+.rag-source > a.rag-cite { vertical-align: baseline; margin: 0 .4em 0 0; }
+.rag-source-head { font-size: .85em; color: var(--body-text-color-subdued, #555); }
+.rag-title { font-weight: 600; color: var(--body-text-color, #222); }
+.rag-file { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .92em; }
+.rag-passage { margin: .25em 0 0 !important; font-size: .92em; color: var(--body-text-color, #333); }
+.rag-reply mark, .rag-doc mark { background: #fde68a; color: #1f2937; padding: .05em .15em; border-radius: 3px; }
+.rag-none { font-weight: 600; }
+.rag-related-head { font-size: .92em; font-weight: 600; color: var(--body-text-color-subdued, #555); margin-top: .6em !important; }
+.rag-notice { font-size: .9em; color: #b45309; }
+#rag-viewer, #rag-document-viewer { padding: .2em .6em; }
+.rag-doc-title { font-size: 1.15em; font-weight: 700; margin: .2em 0 .2em; line-height: 1.5; }
+.rag-doc-meta { font-size: .85em; color: var(--body-text-color-subdued, #555); margin: 0 0 .8em; }
+.rag-para { display: flex; gap: .7em; padding: .25em .4em; border-radius: 6px; scroll-margin: 4em; }
+.rag-para p { margin: 0 0 .35em; }
+.rag-pnum { flex: 0 0 2.6em; text-align: right; font-size: .78em; padding-top: .3em; color: var(--body-text-color-subdued, #888);
+            font-variant-numeric: tabular-nums; }
+.rag-para.rag-current { background: rgba(253, 230, 138, .28); box-shadow: inset 3px 0 0 #f59e0b; }
+.rag-page { margin-left: .5em; font-size: .75em; color: var(--body-text-color-subdued, #888); }
+.rag-doc-empty { color: var(--body-text-color-subdued, #666); }
+.rag-msg.rag-ok { color: #15803d; } .rag-msg.rag-error { color: #b91c1c; font-weight: 600; }
+.rag-status table, .rag-status tbody, .rag-status tr { border-collapse: collapse; border: none !important; background: none !important; }
+.rag-status th, .rag-status td { border: none !important; border-bottom: 1px solid var(--border-color-primary, #e5e7eb) !important;
+                                 padding: .35em 1.4em .35em 0 !important; text-align: left; background: none !important; }
+.rag-status th { font-weight: 600; color: var(--body-text-color-subdued, #555); }
+.rag-skipped-head { font-weight: 600; margin-top: .8em; }
+#rag-documents table { font-family: inherit; }
+#rag-header h1 { margin-bottom: .1em; }
+"""
+
+# Citation links carry their target in the href (`#cite=…`); the sanitizer keeps href but drops
+# event attributes, so one delegated listener sends the key to a hidden textbox.
+HEAD = """
+<script>
+(() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a.rag-cite') : null;
+    if (!link) return;
+    const href = link.getAttribute('href') || '';
+    const at = href.indexOf('#cite=');
+    if (at < 0) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const box = document.querySelector('#rag-cite-target textarea, #rag-cite-target input');
+    if (!box) return;
+    box.value = href.slice(at + 6) + '|' + Date.now();
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+  }, true);
+})();
+</script>
+"""
+
+SCROLL_TO_CITATION = """
+() => {
+  setTimeout(() => {
+    const current = document.querySelector('#rag-viewer .rag-current');
+    if (current) current.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }, 50);
+}
+"""
+
+
+def build_app(pipeline) -> gr.Blocks:
+    """The Blocks of the chat, documents and settings tabs, wired to one Pipeline."""
+    settings = pipeline.settings
+    upload_folder = Path(settings.corpus[0])
+
+    def respond(message, history, top_k, max_answers, show_scores):
+        history = list(history or [])
+        if not isinstance(message, str) or not message.strip():
+            return gr.update(), history
+        response = pipeline.ask(message, history=questions_from_history(history), top_k=int(top_k), max_answers=int(max_answers))
+        reply = render_reply(response, pipeline.index.store.documents, bool(show_scores))
+        history += [{"role": "user", "content": render_question(message)}, {"role": "assistant", "content": reply}]
+        return "", history
+
+    def open_citation(raw):
+        target = parse_citation_key(raw)
+        if target is None:
+            return gr.update()
+        document = pipeline.index.store.documents.get(target.doc_id)
+        return render_document(document, target.paragraph, target.start, target.end)
+
+    def ask(question: str) -> dict:
+        """Answer a question by quoting the documents: the object of `python -m rag ask --json`."""
+        return response_to_json(pipeline.ask(question if isinstance(question, str) else ""))
+
+    def library():
+        index = pipeline.index
+        documents = index.store.documents
+        counts = {doc_id: len(index.store.passages_of(doc_id)) for doc_id in documents}
+        titles: dict[str, str] = {}
+        for d in sorted(documents.values(), key=lambda d: d.doc_id):
+            titles.setdefault(d.source, d.title)
+        choices = [(f"{source} — {title}", source) for source, title in sorted(titles.items())]
+        return document_rows(documents, counts), gr.update(choices=choices, value=None), render_status(pipeline.status())
+
+    def open_document(evt: gr.SelectData):
+        row = evt.row_value or []
+        doc_id = row[2] if len(row) > 2 else None
+        return render_document(pipeline.index.store.documents.get(doc_id))
+
+    def upload(file, progress=gr.Progress()):
+        if not file:
+            return (render_message("请先选择文件。/ Choose a file first.", ok=False), *library())
+        path = Path(file if isinstance(file, str) else getattr(file, "name", file))
+        progress(0.1, desc="检查并保存 / Checking and saving")
+        try:
+            added = add_upload(path, path.name, upload_folder)
+        except RejectedUpload as problem:
+            return (render_message(str(problem), ok=False), *library())
+        progress(0.4, desc="建立索引 / Indexing")
+        pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        progress(1.0, desc="完成 / Done")
+        note = "（内容相同，已在文档库中）/ (same content, already in the corpus)" if added.already_there else ""
+        message = f"已加入并索引 {added.source}，{len(added.documents)} 篇文档{note}。/ Added and indexed {added.source}: {len(added.documents)} document(s)."
+        return (render_message(message), *library())
+
+    def delete(source, progress=gr.Progress()):
+        if not source:
+            return (render_message("请先选择要删除的文件。/ Choose a file to delete first.", ok=False), *library())
+        try:
+            delete_source(source, settings.corpus)
+        except RejectedUpload as problem:
+            return (render_message(str(problem), ok=False), *library())
+        progress(0.4, desc="更新索引 / Updating the index")
+        pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        return (render_message(f"已删除 {source}。/ Deleted {source}."), *library())
+
+    def reindex(progress=gr.Progress()):
+        progress(0.2, desc="建立索引 / Indexing")
+        report = pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        return (render_message(report.summary()), *library())
+
+    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# 文档问答 · Document Q&A\n回答均引自文档原文，并附出处。<br>Every answer is quoted from the documents, with its source.",
+            elem_id="rag-header",
+        )
+        with gr.Tabs():
+            with gr.Tab("对话 / Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=360):
+                        chatbot = gr.Chatbot(
+                            label="对话 / Chat", show_label=False, elem_id="rag-chat", height=560, render_markdown=False, sanitize_html=True,
+                            latex_delimiters=[], allow_tags=False, feedback_options=None, layout="panel", buttons=["copy_all"],
+                            placeholder="在下方输入问题，回答会引用文档原文。<br>Type a question below; answers quote the documents.",
+                        )
+                        with gr.Row():
+                            question = gr.Textbox(
+                                label="提问 / Ask", placeholder="例如：宁夏科协党组扩大会议由谁主持？ / e.g. Who chaired …?",
+                                elem_id="rag-question", scale=5, lines=1, max_lines=4, autofocus=True,
+                            )
+                            ask_button = gr.Button("提问 / Ask", variant="primary", scale=1, min_width=90, elem_id="rag-ask")
+                        gr.Examples(EXAMPLES, inputs=question, label="示例问题 / Example questions")
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Markdown("### 原文 / Source document")
+                        viewer = gr.HTML(viewer_placeholder(), elem_id="rag-viewer", max_height=680)
+                cite_target = gr.Textbox(visible="hidden", elem_id="rag-cite-target", show_label=False)
+
+            with gr.Tab("文档 / Documents", id="documents"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=360):
+                        table = gr.Dataframe(
+                            headers=DOCUMENT_HEADERS, datatype=["str", "str", "str", "number"], interactive=False, wrap=True,
+                            column_widths=["48%", "16%", "26%", "10%"],
+                            label="已索引的文档（点击一行查看）/ Indexed documents (click a row to open)", elem_id="rag-documents",
+                        )
+                        with gr.Group():
+                            upload_file = gr.File(
+                                label=f"上传 / Upload ({' '.join(SUPPORTED_SUFFIXES)}, ≤ {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)",
+                                file_types=list(SUPPORTED_SUFFIXES), type="filepath", elem_id="rag-upload",
+                            )
+                            upload_button = gr.Button("上传并索引 / Upload and index", variant="primary")
+                        with gr.Row():
+                            delete_choice = gr.Dropdown(
+                                label="删除文件 / Delete a file", choices=[], scale=4, elem_id="rag-delete-choice", allow_custom_value=True,
+                            )
+                            delete_button = gr.Button("删除 / Delete", variant="stop", scale=1, min_width=90)
+                        library_message = gr.HTML("", elem_id="rag-library-message")
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Markdown("### 文档内容 / Document text")
+                        document_viewer = gr.HTML(
+                            '<div class="rag-doc rag-doc-empty"><p>点击表格中的一行查看文档。/ Click a row to open a document.</p></div>',
+                            elem_id="rag-document-viewer", max_height=680,
+                        )
+
+            with gr.Tab("设置 / Settings", id="settings"):
+                with gr.Row():
+                    with gr.Column():
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="检索段落数 / Passages retrieved (top-k)")
+                        max_answers = gr.Slider(1, 3, value=settings.max_answers, step=1, label="显示的回答数 / Answers shown")
+                        show_scores = gr.Checkbox(value=False, label="显示得分 / Show scores")
+                    with gr.Column():
+                        gr.Markdown("### 索引状态 / Index status")
+                        status = gr.HTML(render_status(pipeline.status()), elem_id="rag-status")
+                        reindex_button = gr.Button("重新索引文档库 / Re-index the corpus")
+
+        chat_inputs = [question, chatbot, top_k, max_answers, show_scores]
+        question.submit(respond, chat_inputs, [question, chatbot], api_visibility="private")
+        ask_button.click(respond, chat_inputs, [question, chatbot], api_visibility="private")
+        cite_target.change(open_citation, cite_target, viewer, api_visibility="private").then(None, js=SCROLL_TO_CITATION)
+
+        library_outputs = [table, delete_choice, status]
+        demo.load(library, None, library_outputs, api_visibility="private")
+        table.select(open_document, None, document_viewer, api_visibility="private")
+        upload_button.click(upload, upload_file, [library_message, *library_outputs], api_name="upload")
+        delete_button.click(delete, delete_choice, [library_message, *library_outputs], api_name="delete")
+        reindex_button.click(reindex, None, [library_message, *library_outputs], api_name="reindex")
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def launch_options(env=None) -> dict:
+    """Where to serve and whether to ask for a login, from GRADIO_SERVER_NAME/PORT and RAG_AUTH_USER/PASSWORD."""
+    env = os.environ if env is None else env
+    options = {
+        "server_name": env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        "server_port": int(env.get("GRADIO_SERVER_PORT") or 7860),
+    }
+    user, password = env.get("RAG_AUTH_USER"), env.get("RAG_AUTH_PASSWORD")
+    if user and password:
+        options["auth"] = (user, password)
+    return options
 
 
 def main() -> None:
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
     pipeline = Pipeline.open(Settings.from_env())
-
-    def search(question: str) -> str:
-        hits = pipeline.search(question)
-        return "\n\n".join(f"[{i}] {h.passage.doc_id} ¶{h.passage.paragraph}\n{h.passage.text}" for i, h in enumerate(hits, 1))
-
-    with gr.Blocks(title="文档问答 / Document QA") as demo:
-        box = gr.Textbox(label="提问 / Ask")
-        out = gr.Textbox(label="段落 / Passages", lines=12)
-        box.submit(search, box, out)
-    demo.launch(server_name="127.0.0.1")
+    demo = build_app(pipeline)
+    demo.queue(default_concurrency_limit=2).launch(
+        **launch_options(),
+        theme=gr.themes.Soft(font=CJK_FONTS, font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"]),
+        css=CSS,
+        head=HEAD,
+        max_file_size=MAX_UPLOAD_BYTES,
+        ssr_mode=False,
+        show_error=True,
+    )
 
 
 if __name__ == "__main__":
