@@ -93,6 +93,9 @@ def _index(args, settings) -> int:
 def _pipeline(settings):
     from rag.pipeline import Pipeline
 
+    for folder in settings.corpus:  # a mistyped --corpus must not rebuild the index as an empty one
+        if not Path(folder).is_dir():
+            raise UsageError(f"the corpus folder {folder} does not exist")
     return Pipeline.open(settings)
 
 
@@ -123,6 +126,8 @@ def _search(args, settings) -> int:
 def _ask(args, settings) -> int:
     from rag.schema import response_to_json
 
+    if args.question is not None and not args.question.strip():
+        raise UsageError("the question is empty: give a question, or none to read one a line from standard input")
     pipeline = _pipeline(settings)
     if args.question is not None:
         response = pipeline.ask(args.question)
@@ -131,11 +136,11 @@ def _ask(args, settings) -> int:
         else:
             print(_human(response))
         return 0
+    sys.stdin.reconfigure(errors="replace")  # a line that is not UTF-8 is answered, not a traceback
     for line in sys.stdin:
-        question = line.rstrip("\n")
+        question = line.rstrip("\r\n")
         response = pipeline.ask(question)
-        if args.json or True:
-            print(json.dumps(response_to_json(response), ensure_ascii=False), flush=True)
+        print(json.dumps(response_to_json(response), ensure_ascii=False), flush=True)  # stdin mode is always JSON lines
     return 0
 
 
