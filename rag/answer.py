@@ -54,7 +54,7 @@ class Evidence:
     latin: bool  # the question is written in Latin script
     span_missing: bool  # the question asks who/when/how many… and the best sentence holds no such span
     entity_missing: bool  # the question names a place, person or organisation the best passage never mentions
-    latin_words: int = 0  # words of three or more Latin letters in the question
+    latin_words: int = 0  # words of a Latin-script question that reads as a sentence (0 for `abc`, SQL or markup)
 
 
 def extract_answers(
@@ -195,11 +195,13 @@ def _evidence(index: Index, best: Scored | None, weights: dict[str, float], ques
     latin = is_latin(question)
     span_missing = kind in STRICT_KINDS and best.short is None
     entity_missing = any(not _mentions(haystack, name) for name in named_entities(question))
-    latin_words = len(re.findall(r"[A-Za-z]{3,}", question))
+    words = re.findall(r"[A-Za-z]+", question.lower())
+    latin_words = len(words) if len(words) >= 4 and _ENGLISH_FUNCTION_WORDS.intersection(words) else 0
     evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), latin, span_missing, entity_missing, latin_words)
     return replace(evidence, confidence=round(confidence(evidence), 4))
 
 
+_ENGLISH_FUNCTION_WORDS = frozenset("the of in on at to for by is are was were did does do what who whom when where which how why a an".split())
 STRICT_KINDS = {"person", "date", "number", "place", "docnum"}
 
 

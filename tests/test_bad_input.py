@@ -99,11 +99,6 @@ def test_html_and_javascript_question_is_kept_as_plain_text(pipeline):
     assert response.question == question  # echoed as text; the page escapes it (tests/test_security.py)
 
 
-@pytest.mark.xfail(
-    reason="answer.py: a Latin-script question with no known word is judged by cosine alone (LATIN_COSINE 0.76), "
-    "and e5 gives nonsense ~0.78-0.83, so it is answered; reported to the lead",
-    strict=False,
-)
 @pytest.mark.parametrize("question", ["abc", SQL, '<script>alert("x")</script><img src=x onerror=alert(1)>'], ids=["abc", "sql", "html"])
 def test_latin_script_nonsense_is_not_answered(pipeline, question):
     response = pipeline.ask(question)
