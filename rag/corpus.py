@@ -9,7 +9,6 @@ left in the corpus.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnreadableFile, parse_documents, read_file
+from .documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnreadableFile, parse_documents, read_file, sha256_file
 from .schema import Document
 
 __all__ = ["MAX_UPLOAD_BYTES", "RejectedUpload", "AddedFile", "add_upload", "safe_file_name", "check_content", "delete_source"]
@@ -116,7 +115,7 @@ def _is_word_zip(path: Path) -> bool:
 
 def _save(upload: Path, folder: Path, file_name: str) -> tuple[Path, bool]:
     """Copy the upload into folder under file_name, or name-2, name-3… when a different file holds the name."""
-    digest = _sha256(upload)
+    digest = sha256_file(upload)
     tmp = folder / f".upload-{uuid.uuid4().hex}.part"  # hidden: a re-index running meanwhile never sees it
     try:
         with open(upload, "rb") as source, open(tmp, "xb") as copy:
@@ -126,7 +125,7 @@ def _save(upload: Path, folder: Path, file_name: str) -> tuple[Path, bool]:
             candidate = folder / (file_name if number == 1 else f"{stem}-{number}{suffix}")
             _ensure_inside(folder, candidate)
             if candidate.exists():
-                if candidate.is_file() and _sha256(candidate) == digest:
+                if candidate.is_file() and sha256_file(candidate) == digest:
                     return candidate, True
                 continue
             try:
@@ -144,14 +143,6 @@ def _save(upload: Path, folder: Path, file_name: str) -> tuple[Path, bool]:
 def _ensure_inside(folder: Path, path: Path) -> None:
     if path.resolve().parent != folder.resolve():
         raise RejectedUpload("文件名无效。/ The file name is not valid.")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def delete_source(source: str, folders: list[Path] | tuple[Path, ...]) -> list[Path]:

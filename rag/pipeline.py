@@ -6,7 +6,6 @@ import sys
 import threading
 import time
 import unicodedata
-from pathlib import Path
 
 from .answer import extract_answers
 from .config import Settings
