@@ -25,6 +25,7 @@ SPAN_MISSING_PENALTY = 0.0  # measured: no gain once coverage decides (kept as a
 ENTITY_MISSING_PENALTY = 0.1
 _OPENS_DEPENDENT = re.compile(r"^(他|她|它|这|该|其|此|上述|以上|对此)")
 MIN_STANDALONE = 12
+SECOND_ANSWER_MARGIN = 0.35  # a further quote is shown only when it scores nearly as well as the best
 CONTEXT_SHARE = 0.5  # a question word found only in the passage's title or heading counts half
 
 
@@ -88,7 +89,8 @@ def extract_answers(
     if not ranked or evidence.confidence < limit:
         return [], evidence
     answers = []
-    for s in ranked[:max_answers]:
+    supporting = [s for s in ranked[1:] if s.score >= ranked[0].score - SECOND_ANSWER_MARGIN and (kind not in STRICT_KINDS or s.short is not None)]
+    for s in [ranked[0], *supporting][:max_answers]:
         document = index.store.documents[s.hit.passage.doc_id]
         text = document.text[s.start : s.end]
         short = None
