@@ -33,13 +33,16 @@ def embedder_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """`e5-small` (bundled 4-bit engine) or `st:MODEL` (sentence-transformers, model id or local folder)."""
+def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> Embedder:
+    """`e5-small` (bundled 4-bit engine) or `st:MODEL` (sentence-transformers, model id or local folder).
+
+    threads: CPU threads for the e5 engine; None leaves OMP_NUM_THREADS (or all cores) in charge.
+    """
     name = embedder_name(name)
     if name == "e5-small":
         from .e5_bundled import E5Small
 
-        return E5Small()
+        return E5Small(threads)
     if name.startswith("st:") and len(name) > 3:
         from .st import SentenceTransformerEmbedder
 

