@@ -1,0 +1,163 @@
+"""Cited extractive answers over the seeds, with the real bundled model: the quote, the short span,
+the citation, abstention, follow-ups, languages, and the `ask` / `eval` command-line contract."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag.schema import response_to_json
+
+from .conftest import ROOT, SEED_QA
+
+NINGXIA = "002_0676de67ad7a5ad1.txt"
+MOST = "000_8167ffdbf6281ae2.txt"
+CAST_XINING = "003_97efbe3f29f870fa.txt#2"
+CHONGQING = "004_bc3fe6a42bc7c538.txt"
+
+
+def best(response):
+    assert response.answered, f"no answer for {response.question!r}"
+    return response.answers[0]
+
+
+@pytest.mark.parametrize(
+    "question, short, doc_id",
+    [
+        ("宁夏科协党组扩大会议由谁主持？", "陈红缨", NINGXIA),
+        ("科技部党组会议是哪天召开的？", "10月24日", MOST),
+        ("党的二十大是什么时候在北京举行的？", "10月16日至22日", CHONGQING),
+        ("龚堂华组长从几个方面总结交流了学习领会全面从严治党重要论述的体会？", "六个方面", "001_7d7c59e9712777a1.txt"),
+        ("怀进鹏一行在西宁市科技大市场了解了哪些产业的发展情况？", "新能源、新材料、生物制药、高原转化医学", CAST_XINING),
+        ("重庆市科协提出，确保2025年重庆公民具备科学素质的比例超过多少？", "15%", CHONGQING),
+        ("宁夏科协要求全区科协系统深入开展什么活动？", "“大学习、大讨论、大宣传、大实践”", NINGXIA),
+    ],
+)
+def test_a_question_gets_its_short_answer_inside_the_quoted_sentence_and_cites_its_document(pipeline, question, short, doc_id):
+    answer = best(pipeline.ask(question))
+    assert answer.short == short
+    assert short in answer.text
+    assert answer.citation.doc_id == doc_id
+
+
+def test_the_ningxia_citation_names_title_date_source_and_paragraph(pipeline):
+    answer = best(pipeline.ask("宁夏科协党组扩大会议由谁主持？"))
+    c = answer.citation
+    assert (c.title, c.date, c.source, c.paragraph) == ("自治区科协召开党组扩大会议传达学习党的二十大精神", "2022-10-27", NINGXIA, 2)
+    assert answer.text == "自治区科协党组书记、主席陈红缨主持会议,各党组成员作交流发言。"
+
+
+def test_a_question_that_asks_for_no_span_gets_the_sentence_without_a_short_answer(pipeline):
+    answer = best(pipeline.ask("科技部党组会议怎样要求学习贯彻党的二十大精神"))
+    assert answer.short is None
+    assert answer.citation.doc_id == MOST
+
+
+def test_every_answer_to_every_seed_question_cites_its_exact_offsets(pipeline, seed_questions):
+    documents = pipeline.index.store.documents
+    checked = 0
+    for item in seed_questions:
+        for answer in pipeline.ask(item["question"]).answers:
+            c = answer.citation
+            assert documents[c.doc_id].text[c.start : c.end] == answer.text
+            assert answer.short is None or answer.short in answer.text
+            checked += 1
+    assert checked >= 60
+
+
+def test_answers_come_from_different_passages_best_first(pipeline):
+    response = pipeline.ask("宁夏科协党组扩大会议由谁主持？")
+    spans = [(a.citation.doc_id, a.citation.start) for a in response.answers]
+    assert len(spans) == len(set(spans)) <= 3
+    assert [a.score for a in response.answers] == sorted((a.score for a in response.answers), reverse=True)
+
+
+def test_every_unanswerable_seed_question_abstains_and_still_shows_possibly_related_passages(pipeline, seed_questions):
+    unanswerable = [q["question"] for q in seed_questions if not q["answers"]]
+    assert len(unanswerable) >= 10
+    for question in unanswerable:
+        response = pipeline.ask(question)
+        assert not response.answered, f"answered {question!r} with {response.answers[0].text!r}"
+        assert response.answers == [] and response.passages
+
+
+@pytest.mark.parametrize("question", ["明天北京的天气怎么样？", "红烧肉怎么做？", "2022年诺贝尔物理学奖得主是谁？", "澳大利亚的首都是哪里？", "海南省科协召开了什么会议？"])
+def test_questions_the_documents_do_not_answer_abstain(pipeline, question):
+    assert not pipeline.ask(question).answered
+
+
+def test_a_follow_up_with_a_pronoun_is_completed_from_the_previous_question(pipeline):
+    history = ["怀进鹏在西宁调研了什么？"]
+    response = pipeline.ask("他是哪天去西宁调研的？", history=history)
+    assert response.question == "他是哪天去西宁调研的？"  # what is shown stays what was typed
+    answer = best(response)
+    assert answer.short.startswith("7月12日") and answer.citation.doc_id == CAST_XINING
+
+
+def test_a_follow_up_about_another_place_does_not_borrow_the_first_answer(pipeline):
+    first = best(pipeline.ask("宁夏科协党组扩大会议由谁主持？"))
+    assert first.short == "陈红缨"
+    response = pipeline.ask("那重庆呢？", history=["宁夏科协党组扩大会议由谁主持？"])
+    assert all(a.short != "陈红缨" for a in response.answers)
+
+
+def test_a_follow_up_keeps_the_kind_of_answer_it_asks_for(pipeline):
+    answer = best(pipeline.ask("谁主持的？", history=["科技部党组会议是哪天召开的？"]))
+    assert answer.short == "王志刚"
+
+
+def test_a_traditional_chinese_question_is_answered_in_the_documents_own_script(pipeline):
+    answer = best(pipeline.ask("寧夏科協黨組擴大會議由誰主持？"))
+    assert answer.short == "陈红缨"
+    assert "陈红缨主持会议" in answer.text
+
+
+def test_an_english_question_gets_a_chinese_short_answer(pipeline):
+    answer = best(pipeline.ask("Who chaired the Party group meeting of the Ministry of Science and Technology on October 24?"))
+    assert answer.short == "王志刚"
+    assert answer.citation.doc_id == MOST
+
+
+def test_ask_json_has_the_contract_shape(pipeline):
+    body = response_to_json(pipeline.ask("宁夏科协党组扩大会议由谁主持？"))
+    assert set(body) >= {"question", "answered", "latency_ms", "answers", "passages"}
+    answer = body["answers"][0]
+    assert set(answer) == {"text", "short", "score", "citation"}
+    assert set(answer["citation"]) >= {"doc_id", "title", "source", "date", "paragraph", "start", "end"}
+    assert set(body["passages"][0]) == {"doc_id", "title", "source", "paragraph", "text", "score"}
+    json.dumps(body, ensure_ascii=False)
+
+
+def _cli(seed_settings, *args, stdin=None):
+    command = [sys.executable, "-m", "rag", *args, "--index", str(seed_settings.index_dir)]
+    for folder in seed_settings.corpus:
+        command += ["--corpus", str(folder)]
+    return subprocess.run(command, input=stdin, capture_output=True, cwd=ROOT, timeout=300)
+
+
+def test_ask_reads_questions_from_stdin_and_answers_them_in_order(pipeline, seed_settings):
+    questions = ["科技部党组会议是哪天召开的？", "宁夏科协党组扩大会议由谁主持？", "红烧肉怎么做？"]
+    result = _cli(seed_settings, "ask", "--json", stdin="\n".join(questions).encode())
+    assert result.returncode == 0, result.stderr.decode()
+    replies = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["question"] for r in replies] == questions
+    assert [r["answers"][0]["short"] if r["answered"] else None for r in replies] == ["10月24日", "陈红缨", None]
+    assert all("latency_ms" in r for r in replies)
+
+
+def test_ask_prints_a_readable_answer_with_its_citation(pipeline, seed_settings):
+    result = _cli(seed_settings, "ask", "宁夏科协党组扩大会议由谁主持？")
+    out = result.stdout.decode()
+    assert result.returncode == 0 and "陈红缨" in out and "¶2" in out and NINGXIA in out
+
+
+def test_eval_on_the_seed_set_prints_the_quality_measures(pipeline, seed_settings):
+    result = _cli(seed_settings, "eval", "--qa", str(SEED_QA), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    metrics = json.loads(result.stdout.decode().splitlines()[-1])
+    for key in ("paragraph_r1", "paragraph_r5", "sentence_hit1", "sentence_hit3", "short_em", "short_f1", "latency_p50_ms", "latency_p95_ms"):
+        assert key in metrics
+    assert metrics["paragraph_r1"] >= 0.95
+    assert metrics["abstained_unanswerable"] == metrics["unanswerable"]
