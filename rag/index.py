@@ -22,6 +22,7 @@ from .config import Settings, embed_threads
 from .documents import CorpusFile, UnreadableFile, find_corpus_files, parse_documents, read_file, sha256_file, split_passages
 from .schema import Document, Passage
 from .store import Store, StoreDamaged, write_store
+from .vectorstore import FaissVectorStore, VectorStore, load_vector_store
 from .text import sentence_spans, tokens
 
 FORMAT_VERSION = 1
@@ -89,11 +90,12 @@ def keyword_view(passage: Passage) -> list[str]:
 class Index:
     """A loaded index: the store, the dense index, sentence vectors, the keyword index, the manifest."""
 
-    def __init__(self, folder: Path, manifest: dict, store: Store, dense, sentence_vectors: np.ndarray, keywords) -> None:
+    def __init__(self, folder: Path, manifest: dict, store: Store, vectors: VectorStore, sentence_vectors: np.ndarray, keywords) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
-        self.dense = dense
+        self.vectors = vectors
+        self.dense = getattr(vectors, "index", None)  # the raw FAISS index, for benchmarks
         self.sentence_vectors = sentence_vectors
         self.keywords = keywords
         vocab = getattr(keywords, "vocab_dict", None) or {}
@@ -127,8 +129,6 @@ def read_manifest(folder: Path) -> dict:
 
 def load_index(folder: Path, embedder_name: str | None = None, mmap: bool = True) -> Index:
     """Open the index in folder, checking the manifest and every file; IndexProblem says what is wrong."""
-    import faiss
-
     folder = Path(folder)
     _recover_interrupted_swap(folder)
     manifest = read_manifest(folder)
@@ -139,20 +139,20 @@ def load_index(folder: Path, embedder_name: str | None = None, mmap: bool = True
         )
     try:
         store = Store(folder / STORE)
-        dense = faiss.read_index(str(folder / VECTORS))
+        vectors = load_vector_store(manifest.get("vector_store", "faiss"), folder / VECTORS)
         sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r" if mmap else None)
         keywords = _load_bm25(folder / BM25_DIR)
     except (StoreDamaged, RuntimeError, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
         raise IndexDamaged(f"the index at {folder} is damaged ({_short(exc)}): run `python -m rag index` to rebuild it") from None
     expected_dim = manifest.get("dim")
     if (
-        dense.ntotal != store.passage_count
-        or dense.d != expected_dim
+        len(vectors) != store.passage_count
+        or vectors.dim != expected_dim
         or sentence_vectors.shape != (store.sentence_count, expected_dim)
         or manifest.get("passages") != store.passage_count
     ):
         raise IndexDamaged(f"the index at {folder} is inconsistent (counts differ between its files): run `python -m rag index` to rebuild it")
-    return Index(folder, manifest, store, dense, sentence_vectors, keywords)
+    return Index(folder, manifest, store, vectors, sentence_vectors, keywords)
 
 
 def _short(exc: Exception) -> str:
@@ -339,7 +339,6 @@ def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildRepo
 def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dict], report: BuildReport) -> int:
     """Renumber, write everything into a temporary folder, and swap it into place."""
     import bm25s
-    import faiss
 
     documents: list[tuple[Document, str]] = []
     passages: list[Passage] = []
@@ -358,10 +357,9 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         write_store(tmp / STORE, documents, passages, sentences)
-        dense = make_dense_index(dim, len(passages), settings.hnsw_above)
-        if len(passages):
-            dense.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
-        faiss.write_index(dense, str(tmp / VECTORS))
+        vectors = FaissVectorStore.create(dim, len(passages), settings.hnsw_above)
+        vectors.add(passage_vectors)
+        vectors.save(tmp / VECTORS)
         np.save(tmp / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         logging.getLogger("bm25s").setLevel(logging.ERROR)
         keywords = bm25s.BM25()
@@ -372,6 +370,7 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
             "format_version": FORMAT_VERSION,
             "embedder": embedder.name,
             "dim": dim,
+            "vector_store": FaissVectorStore.kind,
             "dense_index": "hnsw" if len(passages) > settings.hnsw_above else "flat",
             "max_passage_chars": settings.max_passage_chars,
             "corpus_folders": [str(Path(c)) for c in settings.corpus],
@@ -399,15 +398,8 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
 
 
 def make_dense_index(dim: int, size: int, hnsw_above: int):
-    """Exact inner product up to hnsw_above vectors, HNSW (M=32) above."""
-    import faiss
-
-    if size > hnsw_above:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
-        return index
-    return faiss.IndexFlatIP(dim)
+    """The raw FAISS index the product uses for `size` passages (exact, or HNSW M=32 above hnsw_above)."""
+    return FaissVectorStore.create(dim, size, hnsw_above).index
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -464,6 +456,6 @@ def _reuse(old: Index, source: str, sha: str) -> _Piece | None:
     rows = old.store.sentences_of([p.id for p in old_passages])
     sentences = [(local[pid], s, e) for _, pid, s, e in rows]
     ids = np.array([p.id for p in old_passages], dtype=np.int64)
-    passage_vectors = np.vstack([old.dense.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, old.dense.d), np.float32)
+    passage_vectors = old.vectors.vectors(ids)
     sentence_vectors = np.asarray(old.sentence_vectors[[sid for sid, _, _, _ in rows]], dtype=np.float32)
     return _Piece(source, sha, documents, passages, sentences, passage_vectors, sentence_vectors)

@@ -17,12 +17,8 @@ class Ranking:
 
 def dense_search(index: Index, query_vector: np.ndarray, k: int) -> Ranking:
     """The k passages nearest to the query vector by inner product (cosine)."""
-    k = min(k, index.dense.ntotal)
-    if k <= 0:
-        return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32))
-    scores, ids = index.dense.search(np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k)
-    keep = ids[0] >= 0
-    return Ranking(ids[0][keep], scores[0][keep])
+    ids, scores = index.vectors.search(query_vector, k)
+    return Ranking(ids, scores)
 
 
 def keyword_token_ids(index: Index, query_tokens: list[str]) -> list[int]:

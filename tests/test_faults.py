@@ -338,7 +338,7 @@ def test_cli_index_on_a_full_disk_exits_2_with_a_message_and_no_traceback(copy_o
 
     settings = copy_of_fake_index
     shutil.copy(SEEDS / "003_97efbe3f29f870fa.txt", settings.corpus[0] / "003.txt")
-    monkeypatch.setattr(embeddings, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embeddings, "load_embedder", lambda name, threads=None: FakeEmbedder(name))
     monkeypatch.setattr(faiss, "write_index", _enospc)
     code = main(["index", "--corpus", str(settings.corpus[0]), "--index", str(settings.index_dir), "--embedder", "fake"])
     err = capsys.readouterr().err
