@@ -58,6 +58,7 @@ _TITLE_BEFORE_NAME = re.compile(
     r"(?:书记|主席|部长|组长|主任|院长|局长|厅长|省长|市长|委员|常委|巡视员|馆长|理事长|秘书长|校长|同志)"
     r"、?(?P<name>[\u4e00-\u9fff]{2,3}?)(?=主持|出席|作|调研|带队|同志|强调|指出|表示|讲话|一行|共同|参加|[,，、。;；])"
 )
+_NAME_BEFORE_ACT = re.compile(r"(?:由|[，,、]|^)(?P<name>[\u4e00-\u9fff]{2,3}?)(?=主持|带队|作报告|作专题报告|出席会议|讲话)")
 _ORG = re.compile(
     r"[\u4e00-\u9fff]{2,16}?(?:科协|委员会|党委|党组|部|厅|局|委|协会|学会|中心|办公室|研究院|大学|政府|监察组|指导组|社)+(?![\u4e00-\u9fff]{0,1}[长员])"
 )
@@ -205,7 +206,7 @@ def _tagged(sentence: str, flags: tuple[str, ...], kind: str) -> list[Span]:
 def _persons(sentence: str) -> list[Span]:
     """Names: after a title (书记、主席…) before 主持/出席/调研…, in lists of attendees, and jieba's nr tags."""
     spans = {(s.start, s.end): s for s in _tagged(sentence, ("nr",), "person") if 2 <= len(s.text) <= 4 and s.text[0] in _SURNAMES and s.text[-1] not in _NOT_NAME_END}
-    for m in _TITLE_BEFORE_NAME.finditer(sentence):
+    for m in list(_TITLE_BEFORE_NAME.finditer(sentence)) + list(_NAME_BEFORE_ACT.finditer(sentence)):
         s, e = m.span("name")
         if sentence[s] not in _SURNAMES:
             continue
