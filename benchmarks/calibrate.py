@@ -43,9 +43,10 @@ def evidence_rows(pipeline: Pipeline, questions: list[dict]) -> list[dict]:
 def grid(seed: list[dict], cmrc: list[dict]) -> list[tuple]:
     """The rules (coverage weight, cosine weight, entity penalty) whose threshold lets every seed unanswerable abstain."""
     results = []
-    for a, c, entity in itertools.product((0.4, 0.6, 0.8, 1.0), (0, 0.5, 1, 2), (0, 0.1, 0.2, 0.3)):
+    for a, c, entity in itertools.product((0.4, 0.6, 0.8, 1.0), (0, 0.5, 1, 2), (0, 0.1, 0.3, 0.5)):
         def value(e):
-            return a * e.coverage + c * (e.cosine - 0.9) - entity * e.entity_missing
+            return (a * e.coverage + c * (e.cosine - 0.9) - entity * e.entity_missing
+                    - A.SPAN_MISSING_PENALTY * e.span_missing - A.UNIT_MISSING_PENALTY * e.unit_missing)
 
         cjk = [r for r in seed if not (r["evidence"].latin and r["evidence"].known_share < 0.3)]
         threshold = max(value(r["evidence"]) for r in cjk if not r["answerable"]) + 1e-4

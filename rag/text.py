@@ -24,7 +24,8 @@ STOPWORDS = frozenset(
     哪儿 哪位 哪天 哪年 哪一年 谁 什么 何 何时 何地 怎么 怎样 如何 为什么 多少 几 几个 吗 呢 吧 啊 呀 么 嘛 请问
     一下 有 有没有 没有 是否 是不是 什么时候 时候 一个 还 又 给 让 我 你 他 她 它 我们 你们 他们 请 问 告诉
     the a an of in on at to for by with from is are was were be been do does did what who whom whose when where
-    which why how many much that this these those it its and or as into about please tell me""".split()
+    which why how many much that this these those it its and or as into about please tell me
+    文号 发文字号 文件编号""".split()
 )
 
 
