@@ -30,7 +30,7 @@ from rag.schema import response_to_json
 
 EXAMPLES = [
     "宁夏科协党组扩大会议由谁主持？",
-    "Who chaired the enlarged Party group meeting of the Ningxia science association?",
+    "Who chaired the Party group meeting of the Ministry of Science and Technology on October 24?",
     "寧夏科協黨組擴大會議由誰主持？",
     "科技部党组会议是哪天召开的？",
 ]
