@@ -17,6 +17,15 @@ SEEDS = ROOT / "seeds"
 SEED_QA = ROOT / "tests" / "data" / "seed_qa.jsonl"
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018_trial.json"
 ARTIFACTS = ROOT / "test-artifacts"
+# the six documents of the five seed files: 003 holds two articles
+SEED_DOC_IDS = frozenset({
+    "000_8167ffdbf6281ae2.txt",
+    "001_7d7c59e9712777a1.txt",
+    "002_0676de67ad7a5ad1.txt",
+    "003_97efbe3f29f870fa.txt",
+    "003_97efbe3f29f870fa.txt#2",
+    "004_bc3fe6a42bc7c538.txt",
+})
 
 
 @pytest.fixture(scope="session")

@@ -28,16 +28,10 @@ from rag.index import (
 from rag.retrieve import keyword_search
 from rag.text import tokens
 
+from .conftest import SEED_DOC_IDS
+
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 NINGXIA = "002_0676de67ad7a5ad1.txt"
-SEED_DOC_IDS = {
-    "000_8167ffdbf6281ae2.txt",
-    "001_7d7c59e9712777a1.txt",
-    "002_0676de67ad7a5ad1.txt",
-    "003_97efbe3f29f870fa.txt",
-    "003_97efbe3f29f870fa.txt#2",
-    "004_bc3fe6a42bc7c538.txt",
-}
 
 
 class FakeEmbedder:
