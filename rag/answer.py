@@ -26,6 +26,7 @@ W_KIND_STRICT = 0.4  # … for who / when / how many / where / document number, 
 W_NEXT_TO_ASKED = 0.5  # the sentence holds the words right beside the question word (以…为食 for 以什么为食)
 ABSTAIN_BELOW = 0.355  # confidence under which the documents are taken not to answer
 LATIN_COSINE = 0.76  # for questions in Latin script, the sentence cosine that counts as an answer
+UNKNOWN_CONCEPTS_ABOVE = 0.6  # English questions: answerable seed ones reach 0.55 (literacy, citizens…), mayor/GDP/FIFA ones 1.0
 SPAN_MISSING_PENALTY = 0.1  # asked who/when/how many… and the best sentence holds no such span: on the seeds only a wrong quote lost its answer
 UNIT_MISSING_PENALTY = 0.3  # asked how many people/firms/venues and the sentence counts none of them
 ENTITY_MISSING_PENALTY = 0.5  # the passage never names the place or person asked about: it ranks sentences too, and lowers confidence
@@ -63,6 +64,7 @@ class Evidence:
     unit_missing: bool  # the question asks how many of something (人, 家, 分会场) and the best sentence counts none
     entity_missing: bool  # the question names a place, person or organisation the best passage never mentions
     latin_words: int = 0  # words of a Latin-script question that reads as a sentence (0 for `abc`, SQL or markup)
+    unknown_concepts: float = 0.0  # share of an English question's words that no corpus word translates (mayor, GDP)
 
 
 def extract_answers(
@@ -74,11 +76,13 @@ def extract_answers(
     threshold: float | None = None,
     typed: str | None = None,
     extra_tokens: list[str] | None = None,
+    unknown_concepts: float = 0.0,
 ) -> tuple[list[Answer], Evidence]:
     """Up to max_answers quoted sentences from different passages, best first, or none when evidence is weak.
 
     `question` is what retrieval used (a follow-up completed from history); `typed` is what the person
-    wrote, which decides the kind of short answer asked for.
+    wrote, which decides the kind of short answer asked for. `extra_tokens` are the corpus words an English
+    question's names stand for; `unknown_concepts` the share of its other words that no corpus word translates.
     """
     kind = question_kind(normalize(typed)) if typed else None
     kind = kind or question_kind(normalize(question))
@@ -94,7 +98,8 @@ def extract_answers(
         if current is None or s.score > current.score:
             best_per_passage[s.hit.passage.id] = s
     ranked = sorted(best_per_passage.values(), key=lambda s: -s.score)
-    evidence = _evidence(index, ranked[0] if ranked else None, weights, question, kind, names)
+    evidence = replace(_evidence(index, ranked[0] if ranked else None, weights, question, kind, names), unknown_concepts=unknown_concepts)
+    evidence = replace(evidence, confidence=round(confidence(evidence), 4))
     limit = ABSTAIN_BELOW if threshold is None else threshold
     if not ranked or evidence.confidence < limit:
         return [], evidence
@@ -305,6 +310,8 @@ def confidence(e: Evidence) -> float:
         if e.latin_words < 4:
             return -1.0
         value = (e.cosine - LATIN_COSINE) * 10 + ABSTAIN_BELOW
+        if e.unknown_concepts > UNKNOWN_CONCEPTS_ABOVE:
+            value -= ENTITY_MISSING_PENALTY  # it asks about things the documents never mention, as a missing name does
     else:
         value = 0.8 * e.coverage + 0.5 * (e.cosine - 0.9)
     if e.span_missing:

@@ -23,9 +23,32 @@ _SYLLABLE = re.compile(r"^([a-z:]+)\d?$")
 class Glossary:
     """Pinyin and English-name lookups for one corpus vocabulary."""
 
-    def __init__(self, by_pinyin: dict[str, tuple[str, ...]], by_name: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, by_pinyin: dict[str, tuple[str, ...]], by_name: dict[str, tuple[str, ...]],
+                 by_word: dict[str, tuple[str, ...]] | None = None) -> None:
         self.by_pinyin = by_pinyin
         self.by_name = by_name
+        self.by_word = by_word or {}  # an English word → its translations that the corpus uses (empty: none does)
+
+    def concepts(self, question: str) -> dict[str, tuple[str, ...]]:
+        """The question's lower-case content words the dictionary knows, each with the corpus words that translate it.
+
+        A word no corpus word translates (mayor → 市长, GDP → 国内生产总值 in notices that never say them) is
+        something the documents do not talk about. Capitalised words are names: `expand` handles them.
+        """
+        found: dict[str, tuple[str, ...]] = {}
+        for word in re.findall(r"[A-Za-z]+", question):
+            lower = word.lower()
+            if (word[0].isupper() and lower not in _QUESTION_WORDS and word != word.upper()) or lower in _NOT_CONCEPTS or len(lower) < 3:
+                continue
+            lemma = next((c for c in _lemmas(lower) if c in self.by_word), None)
+            if lemma is not None:
+                found[lower] = self.by_word[lemma]
+        return found
+
+    def unknown_share(self, question: str) -> float:
+        """The share of the question's concept words that no corpus word translates (0 when it has none)."""
+        concepts = self.concepts(question)
+        return sum(not words for words in concepts.values()) / len(concepts) if concepts else 0.0
 
     def expand(self, question: str) -> list[str]:
         """Corpus words for the names in an English question, longest name first."""
@@ -52,6 +75,39 @@ class Glossary:
         return found
 
 
+_NOT_CONCEPTS = set(
+    """who whom whose what when where which why how did does do done is are was were be been being has have had the
+    and for with from that this these those there their its his her they them you your many much date time day days
+    year years month name names number numbers kind type according about into onto than then also other any some
+    january february march april may june july august september october november december monday tuesday wednesday
+    thursday friday saturday sunday""".split()
+)
+
+
+def _lemmas(word: str) -> list[str]:
+    """The word and the stems it may have come from (chaired → chair, studies → study, held → held)."""
+    out = [word]
+    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.append(word[: len(word) - len(suffix)] + replacement)
+    return out
+
+
+def _glosses(definitions: str) -> list[str]:
+    """The one-word English glosses of a dictionary entry: `to be born` → born, `gross domestic product (GDP)` → gdp."""
+    out = []
+    for definition in definitions.split("/"):
+        definition = definition.strip()
+        if not definition or definition.startswith(("CL:", "variant of", "old variant", "see ", "surname", "abbr.")):
+            continue
+        out += [m.lower() for m in re.findall(r"\(([A-Za-z]{2,})\)", definition)]
+        plain = re.sub(r"\([^)]*\)", "", definition).strip().lower()
+        plain = re.sub(r"^(to be|to|a|an|the) ", "", plain)
+        if re.fullmatch(r"[a-z]{3,}", plain):
+            out.append(plain)
+    return out
+
+
 def is_latin(text: str) -> bool:
     """Whether most letters of the text are Latin (an English question, say)."""
     letters = [ch for ch in text if ch.isalpha()]
@@ -65,6 +121,7 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
         return Glossary({}, {})
     readings: dict[str, set[str]] = {}
     by_name: dict[str, list[str]] = {}
+    by_word: dict[str, list[str]] = {}
     entries = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
@@ -82,6 +139,11 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
                     readings.setdefault(simplified, set()).add(syllable.group(1).replace("u:", "v"))
             if simplified in vocabulary and len(simplified) >= 2:
                 entries.append((simplified, definitions))
+            in_corpus = simplified in vocabulary and len(simplified) >= 2
+            for gloss in _glosses(definitions):
+                words = by_word.setdefault(gloss, [])
+                if in_corpus and simplified not in words:
+                    words.append(simplified)
     for word, definitions in entries:
         for definition in definitions.split("/")[:3]:
             name = re.sub(r"\([^)]*\)|,.*$|;.*$", "", definition).strip()
@@ -100,7 +162,8 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
             continue
         for combination in itertools.islice(itertools.product(*options), 16):
             by_pinyin.setdefault("".join(combination), []).append(word)
-    return Glossary({k: tuple(v[:3]) for k, v in by_pinyin.items()}, {k: tuple(v[:3]) for k, v in by_name.items()})
+    return Glossary({k: tuple(v[:3]) for k, v in by_pinyin.items()}, {k: tuple(v[:3]) for k, v in by_name.items()},
+                    {k: tuple(v) for k, v in by_word.items()})
 
 
 def _dictionary_path() -> Path | None:

@@ -94,8 +94,12 @@ class Pipeline:
         vector = self.embedder.encode_queries([normalize(query)])[0]
         depth = max(top_k or self.settings.top_k, 8)
         hits = self._retrieve(index, vector, query, depth)
-        extra = glossary_for(index).expand(query) if is_latin(query) else None
-        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text, extra_tokens=extra)
+        extra, unknown = None, 0.0
+        if is_latin(query):
+            glossary = glossary_for(index)
+            extra, unknown = glossary.expand(query), glossary.unknown_share(query)
+        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text,
+                                            extra_tokens=extra, unknown_concepts=unknown)
         shown_hits = hits[: top_k or self.settings.top_k]
         titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
         return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)
