@@ -69,6 +69,7 @@ class FaissVectorStore:
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        _one_search_thread()
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -85,6 +86,20 @@ class FaissVectorStore:
         import faiss
 
         faiss.write_index(self.index, str(path))
+
+
+_single_threaded = False
+
+
+def _one_search_thread() -> None:
+    """One query searches on one OpenMP thread: on 2 shared cores exact search over 1M vectors took 56 ms so
+    and 144 ms on both cores (threads wait on each other; benchmarks/results.md, "Vector search by corpus size")."""
+    global _single_threaded
+    if not _single_threaded:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        _single_threaded = True
 
 
 STORES = {"faiss": FaissVectorStore}
