@@ -98,8 +98,7 @@ def extract_answers(
         if current is None or s.score > current.score:
             best_per_passage[s.hit.passage.id] = s
     ranked = sorted(best_per_passage.values(), key=lambda s: -s.score)
-    evidence = replace(_evidence(index, ranked[0] if ranked else None, weights, question, kind, names), unknown_concepts=unknown_concepts)
-    evidence = replace(evidence, confidence=round(confidence(evidence), 4))
+    evidence = _evidence(index, ranked[0] if ranked else None, weights, question, kind, names, unknown_concepts)
     limit = ABSTAIN_BELOW if threshold is None else threshold
     if not ranked or evidence.confidence < limit:
         return [], evidence
@@ -280,7 +279,8 @@ def _without_echoed_qualifier(span: Span, question_normal: str) -> Span:
     return span
 
 
-def _evidence(index: Index, best: Scored | None, weights: dict[str, float], question: str, kind: str | None, names: list[str]) -> Evidence:
+def _evidence(index: Index, best: Scored | None, weights: dict[str, float], question: str, kind: str | None, names: list[str],
+              unknown_concepts: float) -> Evidence:
     if best is None:
         return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, False, False, False, False)
     total = sum(weights.values())
@@ -294,7 +294,8 @@ def _evidence(index: Index, best: Scored | None, weights: dict[str, float], ques
     entity_missing = _misses_a_name(haystack, names)
     words = re.findall(r"[A-Za-z]+", question.lower())
     latin_words = len(words) if len(words) >= 4 and _ENGLISH_FUNCTION_WORDS.intersection(words) else 0
-    evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), latin, span_missing, unit_missing, entity_missing, latin_words)
+    evidence = Evidence(0.0, round(coverage, 4), round(best.cosine, 4), round(known, 4), round(best.overlap, 4), latin, span_missing, unit_missing, entity_missing, latin_words,
+                        unknown_concepts)
     return replace(evidence, confidence=round(confidence(evidence), 4))
 
 
