@@ -330,10 +330,10 @@ _PLACE_SUFFIX = re.compile(r"(省|市|自治区|区|县)$")
 
 def named_entities(question: str) -> list[str]:
     """Places, people and organisations the question names (jieba part-of-speech tags)."""
-    from .spans import _posseg
+    from .spans import tagged_words
 
     text = normalize(question)
-    return list(dict.fromkeys(w.word for w in _posseg().cut(text) if w.flag in _ENTITY_FLAGS and len(w.word) >= 2))
+    return list(dict.fromkeys(w.word for w in tagged_words(text) if w.flag in _ENTITY_FLAGS and len(w.word) >= 2))
 
 
 def _misses_a_name(haystack_normal: str, names: list[str]) -> bool:

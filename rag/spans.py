@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["question_kind", "candidate_spans", "Span"]
 
@@ -86,6 +87,18 @@ def _posseg():
     return jieba.posseg
 
 
+class Tagged(NamedTuple):
+    word: str
+    flag: str
+
+
+@lru_cache(maxsize=16384)
+def tagged_words(text: str) -> tuple[Tagged, ...]:
+    """jieba's words and part-of-speech tags of a text, remembered: the sentences of a corpus come back question
+    after question, and tagging is the slowest step of a short answer (p95 31 ms a question uncached)."""
+    return tuple(Tagged(w.word, w.flag) for w in _posseg().cut(text))
+
+
 def candidate_spans(sentence: str, kind: str) -> list[Span]:
     """Every span of the asked kind in the sentence, as offsets into it."""
     if kind == "date":
@@ -132,7 +145,7 @@ def head_noun_spans(sentence: str, question: str) -> list[Span]:
     if not match:
         return []
     noun = match.group(1).split("的")[0]
-    words = [w.word for w in _posseg().cut(noun)] if noun else []
+    words = [w.word for w in tagged_words(noun)] if noun else []
     if not words:
         return []
     head = words[-1] if len(words[-1]) >= 2 else noun[-2:]
@@ -151,7 +164,7 @@ def _phrase_start(sentence: str, end: int, limit: int = 14) -> int:
     """Where the noun phrase ending at `end` begins: walk back over words until a verb, preposition or punctuation."""
     begin = max(0, end - limit)
     words, position = [], begin
-    for w in _posseg().cut(sentence[begin:end]):
+    for w in tagged_words(sentence[begin:end]):
         words.append((position, w.word, w.flag))
         position += len(w.word)
     start = end
@@ -185,7 +198,7 @@ def _tagged(sentence: str, flags: tuple[str, ...], kind: str) -> list[Span]:
     spans: list[Span] = []
     position = 0
     run_start = run_end = None
-    for word in _posseg().cut(sentence):
+    for word in tagged_words(sentence):
         start, end = position, position + len(word.word)
         position = end
         if word.flag in flags:
@@ -250,7 +263,7 @@ _LIST_STOP = set("，,。；;：:（）()“”《》的在等对为从向把被
 
 def _lists(sentence: str) -> list[Span]:
     """Runs of two or more items joined by 、 (or 和/及 for the last), items cut at word boundaries."""
-    words = [w for w in _posseg().cut(sentence)]
+    words = list(tagged_words(sentence))
     bounds, position = [], 0
     for w in words:
         bounds.append((position, position + len(w.word), w.word, w.flag))
