@@ -166,7 +166,7 @@ def _load_bm25(folder: Path):
     logging.getLogger("bm25s").setLevel(logging.ERROR)
     if not (folder / "params.index.json").exists():
         raise OSError("the keyword index is missing")
-    return bm25s.BM25.load(str(folder), mmap=False, load_corpus=False, show_progress=False)
+    return bm25s.BM25.load(str(folder), mmap=True, load_corpus=False, show_progress=False)
 
 
 def _idf(keywords, vocab_size: int) -> np.ndarray:
