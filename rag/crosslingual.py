@@ -137,9 +137,9 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
                 syllable = _SYLLABLE.match(pinyin.lower())
                 if syllable:
                     readings.setdefault(simplified, set()).add(syllable.group(1).replace("u:", "v"))
-            if simplified in vocabulary and len(simplified) >= 2:
-                entries.append((simplified, definitions))
             in_corpus = simplified in vocabulary and len(simplified) >= 2
+            if in_corpus:
+                entries.append((simplified, definitions))
             for gloss in _glosses(definitions):
                 words = by_word.setdefault(gloss, [])
                 if in_corpus and simplified not in words:

@@ -100,8 +100,8 @@ _single_threaded = False
 
 
 def _one_search_thread() -> None:
-    """One query searches on one OpenMP thread: on 2 shared cores exact search over 1M vectors took 56 ms so
-    and 144 ms on both cores (threads wait on each other; benchmarks/results.md, "Vector search by corpus size")."""
+    """One query searches on one OpenMP thread: on 2 shared cores exact search over 1M vectors took 56 ms on one thread
+    and 144 ms on both (threads wait on each other; benchmarks/results.md, "Vector search by corpus size")."""
     global _single_threaded
     if not _single_threaded:
         import faiss
