@@ -49,7 +49,7 @@ class Plan:
     def full(cls) -> "Plan":
         return cls(mode="full", ask_repeats=5, stage_repeats=3, startup_repeats=3, latency_sample=150, answers_on_cmrc=True,
                    live_builds=True, live_sample=0,
-                   vector_runs=(("recombined", 10_000), ("recombined", 100_000), ("random", 100_000), ("random", 1_000_000)),
+                   vector_runs=(("recombined", 10_000), ("recombined", 100_000), ("random", 100_000), ("recombined", 1_000_000)),
                    pq_m=(48, 96), keyword_sizes=(10_000, 100_000, 1_000_000), scale_queries=200, jieba_passages=20_000,
                    openmp_questions=60, openmp_rounds=3)
 

@@ -192,6 +192,9 @@ def _vectors(r: dict) -> str:
             p50 = tuned.get("p50_ms", x.get("p50_ms"))
             knob = f"efSearch {tuned['efSearch']}" if "efSearch" in tuned else (f"nprobe {tuned['nprobe']} of {x['nlist']}" if tuned else "")
             note = "" if tuned.get("recall_at_10", 1) >= 0.95 else "below 0.95"
+            if "product" in x:
+                note += ("; " if note else "") + (f"the product's nprobe {x['product_nprobe']}: recall@10 {x['product']['recall_at_10']}, "
+                                                  f"p50 {x['product']['p50_ms']} ms")
             if x.get("coarse_kmeans_reused"):
                 note += ("; " if note else "") + "build s excludes the coarse k-means (reused)"
             if "p50_ms_all_threads" in x:
@@ -202,7 +205,9 @@ def _vectors(r: dict) -> str:
     return ("## Vector search by corpus size (FAISS)\n\n"
             "`real_*`: the sets' own e5 passage vectors. `recombined`: passages made of real sentences, vector = normalised mean "
             "of their e5 sentence vectors. `random`: random unit vectors (search cost only; recall on them is a worst case). "
-            "HNSW is the product's (`rag.index.make_dense_index`: M=32, efConstruction 80); IVF-PQ has about 4·√n lists and 8-bit codes. "
+            "IVF-SQ8 + exact re-scoring is the product's above `RAG_ANN_ABOVE` (`rag.vectorstore`: about 4·√n lists, 8-bit scalar codes, "
+            "the top 10·k candidates re-scored with the float32 vectors); HNSW (M=32, efConstruction 80) was the product's before it; "
+            "IVF-PQ has the same lists and 8-bit PQ codes. "
             "The tuned setting is the cheapest reaching recall@10 ≥ 0.95 against exact search (the best one when none does). "
             f"Latency: one query at a time, FAISS on {threads} OpenMP thread(s) (builds too); the exact row's note gives the latency with "
             "FAISS's default of all threads, which on a shared machine is far slower. Bytes per passage: the serialised index ÷ passages. "

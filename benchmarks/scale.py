@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import tempfile
 import time
@@ -24,6 +23,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from rag.vectorstore import IVF_NPROBE as IVF_NPROBE_PRODUCT
+from rag.vectorstore import IVF_TRAIN_PER_LIST, REFINE_FACTOR, FaissVectorStore, ivf_lists
+
 from .machine import peak_rss_mb, percentiles, print_json, rss_mb
 
 K = 10  # recall@10 against exact search
@@ -31,7 +33,6 @@ RECALL_TARGET = 0.95  # the tuned setting is the cheapest that reaches this reca
 HNSW_EF_SEARCH = (16, 32, 64, 128, 256, 512)
 IVF_NPROBE = (1, 2, 4, 8, 16, 32, 64, 128)
 IVF_PQ_M = (48, 96)  # 384 dims in 48 or 96 sub-quantizers of 8 bits: 48 or 96 bytes a vector
-IVF_TRAIN_PER_LIST = 40  # training vectors per inverted list
 CHUNK = 50_000
 PQ_MIN_TRAIN = 256 * 39  # 8-bit PQ: 256 centroids per sub-quantizer, faiss wants 39 points each
 
@@ -161,8 +162,6 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
     """Exact, IVF-PQ (m=48, 96) and HNSW at n vectors: build s, bytes per passage, recall@10 vs exact and p50 per setting."""
     import faiss
 
-    from rag.index import make_dense_index
-
     query_vectors = np.ascontiguousarray(material.arrays["query_vectors"][:queries])
     dim = query_vectors.shape[1]
     n = len(material.arrays[source]) if source.startswith("real_") else n  # a real set is used whole
@@ -195,9 +194,20 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
         del ivf
     del quantizer
 
-    hnsw = make_dense_index(dim, n, hnsw_above=n - 1)  # the product's HNSW: M=32, efConstruction=80
-    if hnsw_ef_construction:
-        hnsw.hnsw.efConstruction = hnsw_ef_construction
+    product = ProductSearch(FaissVectorStore.create(dim, n, ann_above=n - 1))  # IVF-SQ8, exact re-scoring
+
+    def build_product(store=product.store):
+        store.train(_training_sample(n, source, material, IVF_TRAIN_PER_LIST * nlist))
+        _add_all(store, n, source, material)
+
+    row, _ = _build_and_search(product, build_product, query_vectors, truth, ("nprobe", [p for p in IVF_NPROBE if p <= nlist]))
+    product_nprobe = min(IVF_NPROBE_PRODUCT, nlist)
+    out["indexes"].append({"index": f"IVF-SQ8 + exact re-scoring of {REFINE_FACTOR}·k (the product's above RAG_ANN_ABOVE)", "nlist": nlist,
+                           "product_nprobe": product_nprobe, "product": next(c for c in row["curve"] if c["nprobe"] == product_nprobe), **row})
+    del product
+
+    hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)  # the product's former ANN index
+    hnsw.hnsw.efConstruction = hnsw_ef_construction or 80
     row, _ = _build_and_search(hnsw, lambda: _add_all(hnsw, n, source, material), query_vectors, truth, ("efSearch", list(HNSW_EF_SEARCH)))
     out["indexes"].append({"index": f"HNSW (M=32, efConstruction {hnsw.hnsw.efConstruction})", **row})
     del hnsw
@@ -206,8 +216,27 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
 
 
 def ivf_nlist(n: int) -> int:
-    """About 4·√n lists, but never fewer than 39 training points per list."""
-    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+    """About 4·√n lists, but never fewer than 39 training points per list: the product's rule."""
+    return ivf_lists(n)
+
+
+class ProductSearch:
+    """The product's approximate store (rag.vectorstore) behind FAISS's batch search API, for the same measuring code."""
+
+    def __init__(self, store: FaissVectorStore) -> None:
+        self.store = store
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.store)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        found = np.full((len(queries), k), -1, np.int64)
+        scores = np.zeros((len(queries), k), np.float32)
+        for row, query in enumerate(queries):
+            ids, values = self.store.search(query, k)
+            found[row, : len(ids)], scores[row, : len(ids)] = ids, values
+        return scores, found
 
 
 def _add_all(index, n: int, source: str, material: Material) -> None:
@@ -251,10 +280,14 @@ def _build_and_search(index, build, queries: np.ndarray, truth, knob) -> tuple[d
 
 
 def _set_knob(index, name: str, value: int) -> None:
+    import faiss
+
     if name == "efSearch":
         index.hnsw.efSearch = value
+    elif isinstance(index, ProductSearch):
+        index.store.index.nprobe = value
     else:
-        index.nprobe = value
+        faiss.extract_index_ivf(index).nprobe = value
 
 
 def _latency(index, queries: np.ndarray, threads: int | None = None, suffix: str = "") -> dict:
@@ -279,9 +312,13 @@ def _recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _serialized_bytes(index) -> int:
-    """Bytes of the index as faiss writes it (≈ its memory), measured on disk to avoid a second copy in RAM."""
+    """Bytes of the index as faiss writes it (≈ its memory), measured on disk to avoid a second copy in RAM.
+
+    For the product's store: its 8-bit IVF (held in memory) plus the float32 vectors it memory-maps."""
     import faiss
 
+    if isinstance(index, ProductSearch):
+        return _serialized_bytes(index.store.index) + len(index.store) * index.store.dim * 4
     with tempfile.NamedTemporaryFile(suffix=".faiss", dir=os.environ.get("RAG_BENCH_TMP")) as handle:
         faiss.write_index(index, handle.name)
         return os.path.getsize(handle.name)

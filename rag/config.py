@@ -21,7 +21,7 @@ class Settings:
     rrf_k: int = 10  # RAG_RRF_K: the k of reciprocal rank fusion (when RAG_FUSION=rrf)
     dense_weight: float = 1.0  # RAG_DENSE_WEIGHT
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
-    hnsw_above: int = 50_000  # RAG_HNSW_ABOVE: exact search up to this many passages, HNSW above
+    ann_above: int = 50_000  # RAG_ANN_ABOVE: exact search up to this many passages, IVF with exact re-scoring above
     max_answers: int = 3  # RAG_MAX_ANSWERS
     answer_threshold: float = 0.0  # RAG_ANSWER_THRESHOLD: below it the chat abstains (calibrated in rag/answer.py)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`

@@ -22,7 +22,7 @@ from .config import Settings, embed_threads
 from .documents import CorpusFile, UnreadableFile, find_corpus_files, parse_documents, read_file, sha256_file, split_passages
 from .schema import Document, Passage
 from .store import Store, StoreDamaged, write_store
-from .vectorstore import FaissVectorStore, VectorStore, load_vector_store
+from .vectorstore import FaissVectorStore, VectorStore, RowFile, load_vector_store
 from .text import sentence_spans, tokens
 
 FORMAT_VERSION = 1
@@ -127,8 +127,11 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def load_index(folder: Path, embedder_name: str | None = None, mmap: bool = True) -> Index:
-    """Open the index in folder, checking the manifest and every file; IndexProblem says what is wrong."""
+def load_index(folder: Path, embedder_name: str | None = None) -> Index:
+    """Open the index in folder, checking the manifest and every file; IndexProblem says what is wrong.
+
+    Vectors are read from disk as questions need them (RowFile) and bm25s is memory-mapped, so opening a
+    1M-passage index holds about 1 GB: the store's document texts and the 8-bit IVF codes."""
     folder = Path(folder)
     _recover_interrupted_swap(folder)
     manifest = read_manifest(folder)
@@ -140,7 +143,7 @@ def load_index(folder: Path, embedder_name: str | None = None, mmap: bool = True
     try:
         store = Store(folder / STORE)
         vectors = load_vector_store(manifest.get("vector_store", "faiss"), folder / VECTORS)
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r" if mmap else None)
+        sentence_vectors = RowFile(folder / SENTENCE_VECTORS)
         keywords = _load_bm25(folder / BM25_DIR)
     except (StoreDamaged, RuntimeError, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
         raise IndexDamaged(f"the index at {folder} is damaged ({_short(exc)}): run `python -m rag index` to rebuild it") from None
@@ -357,7 +360,7 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         write_store(tmp / STORE, documents, passages, sentences)
-        vectors = FaissVectorStore.create(dim, len(passages), settings.hnsw_above)
+        vectors = FaissVectorStore.create(dim, len(passages), settings.ann_above)
         vectors.add(passage_vectors)
         vectors.save(tmp / VECTORS)
         np.save(tmp / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
@@ -371,7 +374,7 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
             "embedder": embedder.name,
             "dim": dim,
             "vector_store": FaissVectorStore.kind,
-            "dense_index": "hnsw" if len(passages) > settings.hnsw_above else "flat",
+            "dense_index": dense_index_name(len(passages) > settings.ann_above),
             "max_passage_chars": settings.max_passage_chars,
             "corpus_folders": [str(Path(c)) for c in settings.corpus],
             "corpus": [{"path": p.source, "sha256": p.sha256} for p in pieces],
@@ -397,9 +400,9 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
     return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
 
 
-def make_dense_index(dim: int, size: int, hnsw_above: int):
-    """The raw FAISS index the product uses for `size` passages (exact, or HNSW M=32 above hnsw_above)."""
-    return FaissVectorStore.create(dim, size, hnsw_above).index
+def dense_index_name(approximate: bool) -> str:
+    """The manifest's name of the dense index kind."""
+    return "ivf-sq8-refine" if approximate else "flat"
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -434,7 +437,7 @@ def _recover_interrupted_swap(target: Path) -> None:
 
 def _reusable_index(settings: Settings, embedder_name: str) -> Index | None:
     try:
-        index = load_index(settings.index_dir, embedder_name, mmap=True)
+        index = load_index(settings.index_dir, embedder_name)
     except IndexProblem:
         return None
     if index.manifest.get("max_passage_chars") != settings.max_passage_chars:

@@ -100,7 +100,7 @@ def doc_ids(index) -> set[str]:
 def assert_vectors_belong_to_their_passages(index, embedder: FakeEmbedder) -> None:
     """Every stored vector is the vector of the passage (and sentence) that now has its id: reuse kept them aligned."""
     for passage in index.store.all_passages():
-        np.testing.assert_allclose(index.dense.reconstruct(passage.id), embedder.vector(passage_view(passage)), atol=1e-6)
+        np.testing.assert_allclose(index.vectors.vectors(np.array([passage.id]))[0], embedder.vector(passage_view(passage)), atol=1e-6)
     for sentence_id, passage_id, start, end in index.store.all_sentences():
         (passage,) = index.store.passages([passage_id])
         text = index.store.documents[passage.doc_id].text[start:end]
@@ -345,6 +345,37 @@ def test_other_damage_is_reported_and_repaired(settings, embedder, damage):
     assert "python -m rag index" in str(caught.value)
     pipeline = _open_pipeline(settings, embedder, [])
     assert doc_ids(pipeline.index) == SEED_DOC_IDS
+
+
+def test_an_approximate_index_reuses_exact_vectors_and_reports_a_damaged_vector_file(settings, embedder, corpus):
+    """Above RAG_ANN_ABOVE the float32 vectors live beside the IVF file: a re-index reuses them, damage to them is reported."""
+    import dataclasses
+
+    from rag.vectorstore import exact_path
+
+    settings = dataclasses.replace(settings, ann_above=10)
+    build(settings, embedder)
+    changed = corpus / NINGXIA
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n补充说明：本次会议另有书面材料。\n", encoding="utf-8")
+    report = build(settings, embedder)
+    assert report.reused_files == 4
+    index = load_index(settings.index_dir, "fake-hash")
+    try:
+        assert index.manifest["dense_index"] == "ivf-sq8-refine" and index.vectors.approximate
+        assert_vectors_belong_to_their_passages(index, embedder)
+        probe = index.store.passages_of(NINGXIA)[0]
+        ids, scores = index.vectors.search(embedder.vector(passage_view(probe)), 3)
+        assert ids[0] == probe.id and scores[0] == pytest.approx(1.0, abs=1e-5)  # a passage's own vector finds it first
+    finally:
+        index.close()
+    _truncate(exact_path(settings.index_dir / VECTORS), 0.5)
+    with pytest.raises(IndexDamaged) as caught:
+        load_index(settings.index_dir, "fake-hash")
+    assert "python -m rag index" in str(caught.value)
+    exact_path(settings.index_dir / VECTORS).unlink()
+    with pytest.raises(IndexDamaged):
+        load_index(settings.index_dir, "fake-hash")
+    assert doc_ids(_open_pipeline(settings, embedder, []).index) == SEED_DOC_IDS
 
 
 def test_a_manifest_of_an_older_format_is_stale_and_rebuilt(settings, embedder):

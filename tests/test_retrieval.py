@@ -88,3 +88,49 @@ def test_the_search_command_prints_passages_as_json(pipeline, seed_settings):
     assert "陈红缨" in rows[0]["text"]
     assert rows[0]["title"] == "自治区科协召开党组扩大会议传达学习党的二十大精神"
     assert "building the index" not in done.stderr  # the session's index is current: the command only reads it
+
+
+def test_above_the_exact_limit_the_index_is_approximate_and_answers_as_exact_search_does(pipeline, seed_settings, embedder, tmp_path):
+    """A corpus past RAG_ANN_ABOVE gets the IVF store with exact re-scoring; the answers and citations stay the same."""
+    import dataclasses
+    import shutil
+
+    from rag.index import build_index
+    from rag.pipeline import Pipeline
+
+    shutil.copytree(seed_settings.index_dir, tmp_path / "index")  # unchanged files reuse their vectors: no embedding
+    settings = dataclasses.replace(seed_settings, index_dir=tmp_path / "index", ann_above=20)
+    build_index(settings, embedder, progress=False)
+    approximate = Pipeline.open(settings, embedder)
+    assert approximate.index.manifest["dense_index"] == "ivf-sq8-refine"
+    assert approximate.index.vectors.approximate and not pipeline.index.vectors.approximate
+    for question in ["谁主持了宁夏科协党组扩大会议", "怀进鹏什么时候到西宁调研", "Who chaired the enlarged meeting of the Ningxia science association?"]:
+        exact, found = pipeline.search(question, top_k=5), approximate.search(question, top_k=5)
+        assert [h.passage.text for h in found] == [h.passage.text for h in exact], question
+        answer = lambda p: [(a.text, a.short, a.citation.doc_id, a.citation.paragraph) for a in p.ask(question).answers]
+        assert answer(approximate) == answer(pipeline), question
+
+
+def test_the_approximate_store_finds_the_exact_neighbours_and_keeps_them_after_saving(tmp_path):
+    """20,000 clustered vectors in 512 lists, 64 of them searched: recall@10 against exact search, before and after a reload."""
+    import numpy as np
+
+    from rag.vectorstore import FaissVectorStore
+
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((60, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 60, 20_000)] + 0.7 * rng.standard_normal((20_000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact, approximate = FaissVectorStore.create(64, len(vectors), 50_000), FaissVectorStore.create(64, len(vectors), 1_000)
+    exact.add(vectors)
+    approximate.add(vectors[:15_000])  # trains on its first batch
+    approximate.add(vectors[15_000:])
+    approximate.save(tmp_path / "vectors.faiss")
+    reloaded = FaissVectorStore.load(tmp_path / "vectors.faiss")
+    queries = vectors[rng.integers(0, len(vectors), 50)] + 0.3 * rng.standard_normal((50, 64)).astype(np.float32)
+    for store in (approximate, reloaded):
+        found = [len(set(exact.search(q, 10)[0]) & set(store.search(q, 10)[0])) for q in queries]
+        assert sum(found) / 500 >= 0.95
+        ids, scores = store.search(queries[0], 10)
+        assert np.allclose(scores, vectors[ids] @ queries[0], atol=1e-5)  # re-scored with the exact vectors
+    assert np.array_equal(reloaded.vectors(np.array([3, 19_999])), vectors[[3, 19_999]])
