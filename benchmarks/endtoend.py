@@ -234,14 +234,15 @@ def ask_index(folder: Path, questions: list[str]) -> dict:
         hits, tied, ties = {10: 0, depth: 0}, 0, 0
         for question in questions:
             vector = pipeline.embedder.encode_queries([question])[0]
-            found = dense_search(pipeline.index, vector, depth).ids
-            best, truth = exact.search(vector.reshape(1, -1).astype(np.float32), depth + 1)
-            for k in hits:
-                hits[k] += len(set(found[:k].tolist()) & set(truth[0][:k].tolist())) / k
-            # the recombined corpus repeats passages (the same sentence drawn twice): identical vectors, and which of
-            # them exact search keeps is arbitrary. Counted by score, a found passage is right when it is as near as
-            # the exact 10th.
-            tied += min(10, int(np.sum(store.vectors(found[:10]) @ vector >= best[0][9] - 1e-6))) / 10
+            query = vector.reshape(1, -1).astype(np.float32)
+            for k in hits:  # each depth searched on its own: among equal scores, which ids a top k keeps is part of the answer
+                found = dense_search(pipeline.index, vector, k).ids
+                hits[k] += len(set(found.tolist()) & set(exact.search(query, k)[1][0].tolist())) / k
+            # the recombined corpus repeats passages (the same sentence drawn twice): identical vectors. Counted by
+            # score, a found passage is right when it is as near as the exact 10th.
+            best, _ = exact.search(query, 11)
+            found = dense_search(pipeline.index, vector, 10).ids
+            tied += min(10, int(np.sum(store.vectors(found) @ vector >= best[0][9] - 1e-6))) / 10
             ties += bool(best[0][9] - best[0][10] < 1e-6)
         out["ann_recall_at_10"] = round(hits[10] / len(questions), 3)
         out[f"ann_recall_at_{depth}"] = round(hits[depth] / len(questions), 3)

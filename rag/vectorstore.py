@@ -125,11 +125,14 @@ class FaissVectorStore:
             scores, ids = self.index.search(query, k)
             keep = ids[0] >= 0
             return ids[0][keep], scores[0][keep]
+        import faiss
+
         _, found = self.index.search(query, min(len(self), REFINE_FACTOR * k))
-        candidates = np.sort(found[0][found[0] >= 0])  # in file order: fewer, closer page reads
-        scores = self._rows(candidates) @ query[0]
-        best = np.lexsort((candidates, -scores))[:k]  # exact score, then the lower id, as exact search breaks ties
-        return candidates[best], scores[best].astype(np.float32)
+        candidates = np.sort(found[0][found[0] >= 0])  # in file order
+        rows = np.ascontiguousarray(self._rows(candidates), dtype=np.float32)
+        # FAISS's own exact kernel: the same scores, to the last bit, and the same tie-break (the lower id) as exact search
+        scores, best = faiss.knn(query, rows, min(k, len(candidates)), faiss.METRIC_INNER_PRODUCT)
+        return candidates[best[0]], scores[0]
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         if not len(ids):
