@@ -200,8 +200,9 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
         store.train(_training_sample(n, source, material, IVF_TRAIN_PER_LIST * nlist))
         _add_all(store, n, source, material)
 
-    row, _ = _build_and_search(product, build_product, query_vectors, truth, ("nprobe", [p for p in IVF_NPROBE if p <= nlist]))
     product_nprobe = min(IVF_NPROBE_PRODUCT, nlist)
+    settings = sorted({p for p in IVF_NPROBE if p <= nlist} | {product_nprobe})
+    row, _ = _build_and_search(product, build_product, query_vectors, truth, ("nprobe", settings))
     out["indexes"].append({"index": f"IVF-SQ8 + exact re-scoring of {REFINE_FACTOR}·k (the product's above RAG_ANN_ABOVE)", "nlist": nlist,
                            "product_nprobe": product_nprobe, "product": next(c for c in row["curve"] if c["nprobe"] == product_nprobe), **row})
     del product
