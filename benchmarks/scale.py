@@ -173,7 +173,7 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
     out["indexes"].append({"index": "exact (IndexFlatIP)", **exact})
     del flat
 
-    nlist = ivf_nlist(n)
+    nlist = ivf_lists(n)  # the product's rule, for IVF-PQ too
     if not pq_m:
         out["indexes"].append({"index": "IVF-PQ", "skipped": "not run here (--quick: training 8-bit PQ codes takes ~15 s at 10k on one shared core)"})
     quantizer = faiss.IndexFlatIP(dim)  # the coarse quantizer: trained by the first IVF-PQ, reused by the next
@@ -214,11 +214,6 @@ def measure_vectors(n: int, source: str, material: Material, queries: int, hnsw_
     del hnsw
     out["peak_rss_mb"] = peak_rss_mb()
     return out
-
-
-def ivf_nlist(n: int) -> int:
-    """About 4·√n lists, but never fewer than 39 training points per list: the product's rule."""
-    return ivf_lists(n)
 
 
 class ProductSearch:
@@ -281,14 +276,12 @@ def _build_and_search(index, build, queries: np.ndarray, truth, knob) -> tuple[d
 
 
 def _set_knob(index, name: str, value: int) -> None:
-    import faiss
-
     if name == "efSearch":
         index.hnsw.efSearch = value
     elif isinstance(index, ProductSearch):
         index.store.index.nprobe = value
     else:
-        faiss.extract_index_ivf(index).nprobe = value
+        index.nprobe = value
 
 
 def _latency(index, queries: np.ndarray, threads: int | None = None, suffix: str = "") -> dict:
@@ -315,7 +308,7 @@ def _recall(found: np.ndarray, truth: np.ndarray) -> float:
 def _serialized_bytes(index) -> int:
     """Bytes of the index as faiss writes it (≈ its memory), measured on disk to avoid a second copy in RAM.
 
-    For the product's store: its 8-bit IVF (held in memory) plus the float32 vectors it memory-maps."""
+    For the product's store: its 8-bit IVF (held in memory) plus the float32 vectors it reads from disk."""
     import faiss
 
     if isinstance(index, ProductSearch):

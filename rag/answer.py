@@ -162,6 +162,7 @@ def _score_sentences(index, question, query_vector, hits, kind, weights, names) 
     total_weight = sum(weights.values()) or 1.0
     question_normal = normalize(question)
     beside = words_beside_question_word(question_normal)
+    unit = asked_unit(question_normal) if kind == "number" else None
     texts = [index.store.documents[rank_of[pid][1].passage.doc_id].text[start:end] for _, pid, start, end in rows]
     normals = [normalize(t) for t in texts]
     context_of: dict[int, str] = {}
@@ -174,7 +175,7 @@ def _score_sentences(index, question, query_vector, hits, kind, weights, names) 
         if pid not in elsewhere:
             elsewhere[pid] = _misses_a_name(f"{context_normal} {normalize(hit.passage.text)}", names)
         overlap = sum(w if t in sentence_normal else CONTEXT_SHARE * w if t in context_normal else 0.0 for t, w in weights.items()) / total_weight
-        short = _short_answer(sentence, sentence_normal, kind, weights, question_normal) if kind else None
+        short = _short_answer(sentence, sentence_normal, kind, weights, question_normal, unit) if kind else None
         bonus = (W_KIND_STRICT if kind in STRICT_KINDS else W_KIND) if short is not None else 0.0
         score = W_COSINE * cosine + W_OVERLAP * overlap + W_RANK / (1 + rank) + bonus + W_NEXT_TO_ASKED * _beside_share(beside, sentence_normal)
         score -= ENTITY_MISSING_PENALTY * elsewhere[pid]
@@ -239,10 +240,11 @@ def _beside_share(beside: tuple[str, str], sentence_normal: str) -> float:
     return best / BESIDE_CHARS
 
 
-def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[str, float], question_normal: str) -> Span | None:
-    """The candidate of the asked kind nearest to the question's own words, never one the question already names."""
+def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[str, float], question_normal: str,
+                  unit: str | None = None) -> Span | None:
+    """The candidate of the asked kind nearest to the question's own words, never one the question already names;
+    for a how-many question that names what it counts (`unit`, from asked_unit), only counts of that."""
     found = candidate_spans(sentence, kind)
-    unit = asked_unit(question_normal) if kind == "number" else None
     if unit:
         found = [c for c in found if unit in sentence[c.start : c.end + len(unit) + 1]]
     if kind in ("which", "org", "place"):

@@ -66,6 +66,8 @@ class FaissVectorStore:
         self.index = index  # the raw faiss index (IndexFlatIP, or IndexIVFScalarQuantizer), for benchmarks and tuning
         self.dim = int(index.d)
         self.approximate = isinstance(index, faiss.IndexIVF)  # then `exact` holds the float32 rows
+        if self.approximate:  # set here, not stored: a change of IVF_NPROBE reaches indexes already built
+            index.nprobe = min(IVF_NPROBE, index.nlist)
         self._exact = exact
         self._added: list[np.ndarray] = []  # rows added to an approximate store since it was created
 
@@ -80,7 +82,6 @@ class FaissVectorStore:
         ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, ivf_lists(size), faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         ivf.own_fields = True
         quantizer.this.disown()  # the IVF index frees its quantizer
-        ivf.nprobe = min(IVF_NPROBE, ivf.nlist)
         return cls(ivf, np.zeros((0, dim), np.float32))
 
     @classmethod
@@ -93,7 +94,6 @@ class FaissVectorStore:
             index.hnsw.efSearch = 512
         if not isinstance(index, faiss.IndexIVF):
             return cls(index)
-        index.nprobe = min(IVF_NPROBE, index.nlist)
         exact = RowFile(exact_path(path))
         if exact.shape != (index.ntotal, index.d):
             raise ValueError(f"{exact_path(path).name} holds {exact.shape[0]} vectors, the index {index.ntotal}")
@@ -111,7 +111,8 @@ class FaissVectorStore:
         if len(vectors):
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             if self.approximate:
-                self.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: IVF_TRAIN_PER_LIST * self.index.nlist]])
+                if not self.index.is_trained:  # on a random sample of the first batch
+                    self.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: IVF_TRAIN_PER_LIST * self.index.nlist]])
                 self._added.append(vectors)
             self.index.add(vectors)
 
