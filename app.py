@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.corpus import MAX_UPLOAD_BYTES, RejectedUpload, add_upload, delete_source
+from rag.corpus import MAX_UPLOAD_BYTES, RejectedUpload, add_upload, delete_source, names_elsewhere
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.render import (
     DOCUMENT_HEADERS,
@@ -167,7 +167,7 @@ def build_app(pipeline) -> gr.Blocks:
         path = Path(file if isinstance(file, str) else getattr(file, "name", file))
         progress(0.1, desc="检查并保存 / Checking and saving")
         try:
-            added = add_upload(path, path.name, upload_folder)
+            added = add_upload(path, path.name, upload_folder, taken=names_elsewhere(upload_folder, pipeline.settings.corpus))
         except RejectedUpload as problem:
             return (render_message(str(problem), ok=False), *library())
         progress(0.4, desc="建立索引 / Indexing")
@@ -181,7 +181,7 @@ def build_app(pipeline) -> gr.Blocks:
         if not source:
             return (render_message("请先选择要删除的文件。/ Choose a file to delete first.", ok=False), *library())
         try:
-            delete_source(source, settings.corpus)
+            delete_source(source, pipeline.settings.corpus, {e["path"] for e in pipeline.index.manifest.get("corpus", [])})
         except RejectedUpload as problem:
             return (render_message(str(problem), ok=False), *library())
         progress(0.4, desc="更新索引 / Updating the index")

@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(args, settings) -> int:
-    from rag.index import build_index, is_stale, read_manifest
+    from rag.index import build_index, is_stale, own_corpus, read_manifest
 
+    settings = own_corpus(settings)
     for folder in settings.corpus:
         if not Path(folder).is_dir():
             raise UsageError(f"the corpus folder {folder} does not exist")
@@ -93,7 +94,7 @@ def _index(args, settings) -> int:
 def _pipeline(settings):
     from rag.pipeline import Pipeline
 
-    for folder in settings.corpus:  # a mistyped --corpus must not rebuild the index as an empty one
+    for folder in settings.corpus if settings.corpus_given else ():  # a mistyped --corpus must not rebuild the index
         if not Path(folder).is_dir():
             raise UsageError(f"the corpus folder {folder} does not exist")
     return Pipeline.open(settings)

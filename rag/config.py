@@ -23,9 +23,10 @@ class Settings:
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
     ann_above: int = 50_000  # RAG_ANN_ABOVE: exact search up to this many passages, IVF with exact re-scoring above
     max_answers: int = 3  # RAG_MAX_ANSWERS
-    answer_threshold: float = 0.0  # RAG_ANSWER_THRESHOLD: below it the chat abstains (calibrated in rag/answer.py)
+    reader: str = "on"  # RAG_READER: on (the trained reader picks the answer span) | off (the rule path, rag/rules.py)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`
     max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
+    corpus_given: bool = False  # set when RAG_CORPUS or --corpus names the corpus; else an index answers from its own
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -42,6 +43,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "corpus" in values:
             values["corpus"] = tuple(Path(p) for p in values["corpus"])
+            values["corpus_given"] = True
         if "index_dir" in values:
             values["index_dir"] = Path(values["index_dir"])
         return replace(cls(), **values)

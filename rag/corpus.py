@@ -18,10 +18,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnreadableFile, parse_documents, read_file, sha256_file
+from .documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnreadableFile, parse_documents, read_file, resolve_source, sha256_file
 from .schema import Document
 
-__all__ = ["MAX_UPLOAD_BYTES", "RejectedUpload", "AddedFile", "add_upload", "safe_file_name", "check_content", "delete_source"]
+__all__ = ["MAX_UPLOAD_BYTES", "RejectedUpload", "AddedFile", "add_upload", "safe_file_name", "check_content", "delete_source",
+           "names_elsewhere"]
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # 20 MB
 MAX_NAME_BYTES = 180  # well under the 255 bytes most file systems allow, leaving room for a "-2"
@@ -44,8 +45,11 @@ class AddedFile:
     already_there: bool = False  # the same content was already in the corpus under this name
 
 
-def add_upload(upload: Path, name: str | None, folder: Path) -> AddedFile:
-    """Save an uploaded file into the corpus folder under a safe name and check that it reads; RejectedUpload if not."""
+def add_upload(upload: Path, name: str | None, folder: Path, taken: set[str] | frozenset[str] = frozenset()) -> AddedFile:
+    """Save an uploaded file into the corpus folder under a safe name and check that it reads; RejectedUpload if not.
+
+    taken: sources other corpus folders already use; the upload never takes one of their names (that
+    would rename their documents in the index, and old citations would open this file instead)."""
     upload = Path(upload)
     try:
         size = upload.stat().st_size
@@ -62,7 +66,7 @@ def add_upload(upload: Path, name: str | None, folder: Path) -> AddedFile:
     check_content(upload, head, Path(file_name).suffix.lower())
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    target, already_there = _save(upload, folder, file_name)
+    target, already_there = _save(upload, folder, file_name, taken)
     try:
         text, pages = read_file(target)
         documents = parse_documents(text, target.name, pages)
@@ -73,6 +77,17 @@ def add_upload(upload: Path, name: str | None, folder: Path) -> AddedFile:
             target.unlink(missing_ok=True)
         raise RejectedUpload(f"无法读取 {file_name}，没有加入文档库。/ {file_name} {reason}; it was not added.") from None
     return AddedFile(target, target.name, documents, already_there)
+
+
+def names_elsewhere(folder: Path, folders: list[Path] | tuple[Path, ...]) -> set[str]:
+    """File names at the top of the other corpus folders: an upload into folder must not take one."""
+    here = Path(folder).resolve()
+    names: set[str] = set()
+    for other in folders:
+        other = Path(other)
+        if other.resolve() != here and other.is_dir():
+            names.update(p.name for p in other.iterdir() if p.is_file())
+    return names
 
 
 def safe_file_name(name: str) -> str:
@@ -113,7 +128,7 @@ def _is_word_zip(path: Path) -> bool:
         return False
 
 
-def _save(upload: Path, folder: Path, file_name: str) -> tuple[Path, bool]:
+def _save(upload: Path, folder: Path, file_name: str, taken: set[str] | frozenset[str] = frozenset()) -> tuple[Path, bool]:
     """Copy the upload into folder under file_name, or name-2, name-3… when a different file holds the name."""
     digest = sha256_file(upload)
     tmp = folder / f".upload-{uuid.uuid4().hex}.part"  # hidden: a re-index running meanwhile never sees it
@@ -124,6 +139,8 @@ def _save(upload: Path, folder: Path, file_name: str) -> tuple[Path, bool]:
         for number in range(1, 1000):
             candidate = folder / (file_name if number == 1 else f"{stem}-{number}{suffix}")
             _ensure_inside(folder, candidate)
+            if candidate.name in taken and not candidate.exists():
+                continue
             if candidate.exists():
                 if candidate.is_file() and sha256_file(candidate) == digest:
                     return candidate, True
@@ -145,18 +162,24 @@ def _ensure_inside(folder: Path, path: Path) -> None:
         raise RejectedUpload("文件名无效。/ The file name is not valid.")
 
 
-def delete_source(source: str, folders: list[Path] | tuple[Path, ...]) -> list[Path]:
-    """Delete the corpus file at `source` (a path relative to a corpus folder) from every folder that has it."""
-    relative = PurePosixPath(str(source or "").replace("\\", "/"))
-    if not str(source or "").strip() or "\x00" in str(source) or relative.is_absolute() or ".." in relative.parts:
+def delete_source(source: str, folders: list[Path] | tuple[Path, ...], indexed: set[str] | frozenset[str]) -> Path:
+    """Delete the one file behind an indexed document's `source`, found by the index's own naming rules.
+
+    Only a source the loaded index holds can be deleted (never `.env` or any other file under a corpus
+    folder), and only when the file really lies inside its corpus folder (not through a symlinked folder).
+    """
+    source = str(source or "")
+    shown = source if len(source) <= 120 else source[:117] + "…"
+    if source not in indexed:
+        raise RejectedUpload(f"文档库中没有 {shown}。/ {shown} is not in the corpus.")
+    relative = PurePosixPath(source.replace("\\", "/"))
+    if "\x00" in source or relative.is_absolute() or ".." in relative.parts:
         raise RejectedUpload("没有这个文档。/ There is no such document.")
-    removed = []
-    for folder in folders:
-        folder = Path(folder)
-        path = folder.joinpath(*relative.parts)  # lexically inside: no `..`, not absolute
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
-    if not removed:
-        raise RejectedUpload(f"文档库中没有 {source}。/ {source} is not in the corpus.")
-    return removed
+    path = resolve_source(source, list(folders))
+    if path is None:
+        raise RejectedUpload(f"{shown} 已不在文档库的文件夹中。/ {shown} is no longer in the corpus folders.")
+    inside = any(Path(folder).resolve() in path.resolve().parents for folder in folders)
+    if not inside:
+        raise RejectedUpload(f"{shown} 位于文档库文件夹之外，未删除。/ {shown} lies outside the corpus folders; it was not deleted.")
+    path.unlink()
+    return path

@@ -31,6 +31,8 @@ STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
 SENTENCE_VECTORS = "sentences.npy"
 BM25_DIR = "bm25"
+MARKER = ".rag-index"  # every index folder carries it: only a folder with it (or an older index's manifest) is ever replaced
+MARKER_TEXT = "This folder is an index built by `python -m rag index`; it is replaced whole on every build.\n"
 
 
 class IndexProblem(Exception):
@@ -47,6 +49,67 @@ class IndexStale(IndexProblem):
 
 class IndexDamaged(IndexProblem):
     pass
+
+
+class IndexRefused(IndexProblem):
+    """The index folder given is not one the product may write: it holds other files, or a corpus."""
+
+
+def check_index_folder(index_dir: Path, corpus: tuple[Path, ...] | list[Path]) -> None:
+    """Refuse (IndexRefused) an index folder that holds anything but an index, or that is, holds or sits in a corpus folder."""
+    target = Path(index_dir).resolve()
+    for folder in corpus:
+        folder = Path(folder).resolve()
+        if target == folder or folder in target.parents or target in folder.parents:
+            raise IndexRefused(
+                f"the index folder {index_dir} {'is' if target == folder else 'overlaps'} the corpus folder {folder}: "
+                "choose an index folder outside every corpus folder (--index)")
+    if target.exists() and not target.is_dir():
+        raise IndexRefused(f"the index folder {index_dir} is a file: choose a new or empty folder (--index)")
+    if target.is_dir() and any(target.iterdir()) and not is_index_folder(target):
+        raise IndexRefused(
+            f"{index_dir} holds files that are not an index, and a build replaces the whole folder: "
+            "nothing was changed; choose a new or empty folder (--index)")
+
+
+def own_corpus(settings: Settings) -> Settings:
+    """Settings whose corpus is the one the index was built from, unless RAG_CORPUS / --corpus named one."""
+    if settings.corpus_given:
+        return settings
+    try:
+        folders = read_manifest(settings.index_dir).get("corpus_folders")
+    except IndexProblem:
+        return settings
+    if not folders:
+        return settings
+    from dataclasses import replace
+
+    return replace(settings, corpus=tuple(Path(f) for f in folders))
+
+
+def corpus_problem(settings: Settings) -> str | None:
+    """Why the corpus cannot be the source of a rebuild (a folder missing, or no file in any), or None."""
+    for folder in settings.corpus:
+        if not Path(folder).is_dir():
+            return f"the corpus folder {folder} is missing"
+    try:
+        if settings.corpus and not find_corpus_files(list(settings.corpus)):
+            return f"the corpus folder{'s' if len(settings.corpus) > 1 else ''} {', '.join(map(str, settings.corpus))} hold{'' if len(settings.corpus) > 1 else 's'} no files"
+    except OSError as exc:
+        return f"the corpus cannot be read ({exc})"
+    return None
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether folder is an index this product built (its marker, or an older index's manifest and store)."""
+    folder = Path(folder)
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and "format_version" in manifest and (folder / STORE).exists()
 
 
 @dataclass
@@ -248,6 +311,7 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
 
         embedder = load_embedder(settings.embedder, embed_threads(settings, building=True))
     report = BuildReport()
+    check_index_folder(settings.index_dir, settings.corpus)
     files = find_corpus_files(list(settings.corpus))
     old = _reusable_index(settings, embedder.name)
     pieces: list[_Piece] = []
@@ -385,6 +449,7 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         _fsync_tree(tmp)
         _swap_into_place(tmp, target)
     except OSError as exc:  # a full disk, a read-only folder: the user can act on it, so no traceback
@@ -416,6 +481,8 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
     """Rename the new folder into place; the old one is kept aside until the new one is there."""
     old = None
     if target.exists():
+        if any(target.iterdir()) and not is_index_folder(target):  # checked before the build; checked again here
+            raise IndexRefused(f"{target} holds files that are not an index: nothing was changed")
         old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
         os.rename(target, old)
     os.rename(tmp, target)

@@ -254,10 +254,11 @@ def test_delete_removes_the_file_and_never_leaves_the_corpus(tmp_path):
     corpus = tmp_path / "corpus"
     outside = write(tmp_path / "outside.txt", NOTICE)
     added = add_upload(write(tmp_path / "upload.bin", NOTICE), "notice.txt", corpus)
+    indexed = {"notice.txt"}
     for source in ("../outside.txt", str(outside), "notice.txt\x00", "", "missing.txt"):
         with pytest.raises(RejectedUpload):
-            delete_source(source, [corpus])
+            delete_source(source, [corpus], indexed | {source})
     assert outside.exists() and added.path.exists()
-    assert delete_source("notice.txt", [corpus]) == [added.path]
+    assert delete_source("notice.txt", [corpus], indexed) == added.path
     assert not added.path.exists()
     assert os.listdir(corpus) == []

@@ -234,7 +234,7 @@ def test_deleting_by_a_path_that_leaves_the_corpus_is_refused(tmp_path):
     secret.write_bytes(NOTICE)
     for source in ["../secret.txt", str(secret), "sub/../../secret.txt", "\x00", ""]:
         with pytest.raises(RejectedUpload):
-            delete_source(source, [folder])
+            delete_source(source, [folder], {source})
     assert secret.exists()
 
 

@@ -1,0 +1,170 @@
+"""Never destroy what the user has: an index folder is only ever replaced when it is an index, and an
+index answers from its own corpus, never rebuilt empty from a missing or mistyped one."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.index import IndexRefused, MARKER, build_index, read_manifest
+from rag.pipeline import Pipeline
+
+from .test_faults import ROOT, FakeEmbedder, fake_settings, good_corpus, indexed_sources
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_index_folder_that_holds_other_files_is_refused_and_left_untouched(tmp_path):
+    corpus = good_corpus(tmp_path / "corpus")
+    thesis = tmp_path / "v"
+    (thesis / "sub").mkdir(parents=True)
+    (thesis / "thesis.txt").write_text("thesis")
+    (thesis / "sub" / "data.csv").write_text("x")
+    before = _files(thesis)
+    with pytest.raises(IndexRefused, match="not an index"):
+        build_index(fake_settings(corpus, thesis), FakeEmbedder(), progress=False, warn=lambda m: None)
+    assert _files(thesis) == before
+    assert not list(tmp_path.glob(".v.*")), "no temporary folder is left beside it"
+
+
+def test_the_cli_refuses_an_index_folder_of_other_files_with_exit_2_and_a_message(tmp_path):
+    thesis = tmp_path / "v"
+    thesis.mkdir()
+    (thesis / "thesis.txt").write_text("thesis")
+    result = subprocess.run([sys.executable, "-m", "rag", "index", "--corpus", str(ROOT / "seeds"), "--index", str(thesis)],
+                            capture_output=True, cwd=ROOT, timeout=120, env={**os.environ, "RAG_EMBEDDER": "e5-small"})
+    assert result.returncode == 2
+    assert "not an index" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+    assert (thesis / "thesis.txt").read_text() == "thesis"
+
+
+@pytest.mark.parametrize("where", ["the corpus itself", "inside the corpus", "around the corpus"])
+def test_an_index_folder_that_is_inside_or_around_a_corpus_folder_is_refused(tmp_path, where):
+    corpus = good_corpus(tmp_path / "docs" / "corpus")
+    index_dir = {"the corpus itself": corpus, "inside the corpus": corpus / "index", "around the corpus": tmp_path / "docs"}[where]
+    before = _files(tmp_path)
+    with pytest.raises(IndexRefused, match="corpus folder"):
+        build_index(fake_settings(corpus, index_dir), FakeEmbedder(), progress=False, warn=lambda m: None)
+    assert _files(tmp_path) == before
+
+
+def test_an_index_carries_its_marker_and_the_corpus_folders_it_was_built_from(tmp_path):
+    corpus = good_corpus(tmp_path / "corpus")
+    build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=lambda m: None)
+    assert (tmp_path / "index" / MARKER).is_file()
+    assert read_manifest(tmp_path / "index")["corpus_folders"] == [str(corpus)]
+    # and a rebuild replaces it, as before
+    build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=lambda m: None)
+    assert indexed_sources(tmp_path / "index") == {"000_8167ffdbf6281ae2.txt", "002_0676de67ad7a5ad1.txt"}
+
+
+def test_an_index_opened_without_a_corpus_answers_from_its_own_corpus_not_the_seeds(tmp_path):
+    from rag.config import Settings
+
+    corpus = good_corpus(tmp_path / "corpus")
+    (corpus / "002_0676de67ad7a5ad1.txt").unlink()
+    build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=lambda m: None)
+    settings = Settings.from_env(env={"RAG_READER": "off"}, index_dir=tmp_path / "index", embedder="fake")  # no corpus named
+    pipeline = Pipeline.open(settings, FakeEmbedder())
+    assert pipeline.settings.corpus == (corpus,)
+    assert indexed_sources(tmp_path / "index") == {"000_8167ffdbf6281ae2.txt"}, "not rebuilt from seeds/"
+
+
+@pytest.mark.parametrize("corpus_state", ["missing", "empty"])
+def test_a_missing_or_empty_corpus_never_empties_the_index_and_questions_are_still_answered(tmp_path, corpus_state):
+    from rag.config import Settings
+
+    corpus = good_corpus(tmp_path / "corpus")
+    build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=lambda m: None)
+    for f in corpus.iterdir():
+        f.unlink()
+    if corpus_state == "missing":
+        corpus.rmdir()
+    warnings: list[str] = []
+    settings = Settings.from_env(env={"RAG_READER": "off"}, index_dir=tmp_path / "index", embedder="fake")
+    pipeline = Pipeline.open(settings, FakeEmbedder(), warn=warnings.append)
+    assert any("nothing was rebuilt" in w for w in warnings)
+    assert len(indexed_sources(tmp_path / "index")) == 2
+    assert pipeline.search("陈红缨")
+
+
+# ---------------------------------------------------------------- delete and upload by identity
+
+def _two_folders(tmp_path):
+    a, b = tmp_path / "A", tmp_path / "B"
+    for folder, text in ((a, "甲文件夹的笔记：陈红缨主持会议。"), (b, "乙文件夹的笔记：王志刚主持会议。")):
+        folder.mkdir()
+        (folder / "notes.txt").write_text(text, encoding="utf-8")
+    return a, b
+
+
+def _indexed(folders, tmp_path):
+    from rag.config import Settings
+
+    settings = Settings.from_env(env={}, corpus=tuple(folders), index_dir=tmp_path / "index", embedder="fake")
+    build_index(settings, FakeEmbedder(), progress=False, warn=lambda m: None)
+    return indexed_sources(tmp_path / "index")
+
+
+def test_same_named_files_in_two_corpus_folders_are_deleted_one_at_a_time(tmp_path):
+    from rag.corpus import delete_source
+
+    a, b = _two_folders(tmp_path)
+    indexed = _indexed((a, b), tmp_path)
+    assert indexed == {"notes.txt", "B/notes.txt"}
+    assert delete_source("B/notes.txt", (a, b), indexed) == b / "notes.txt"
+    assert (a / "notes.txt").exists() and not (b / "notes.txt").exists()
+
+
+def test_an_upload_never_takes_a_name_that_another_corpus_folder_uses(tmp_path):
+    from rag.corpus import add_upload, names_elsewhere
+
+    a, b = _two_folders(tmp_path)
+    (a / "notes.txt").unlink()
+    upload = tmp_path / "upload.txt"
+    upload.write_text("新上传的通知：李萌主持会议。", encoding="utf-8")
+    added = add_upload(upload, "notes.txt", a, taken=names_elsewhere(a, (a, b)))
+    assert added.path == a / "notes-2.txt"
+    assert _indexed((a, b), tmp_path) == {"notes.txt", "notes-2.txt"}, "B's document keeps its name"
+
+
+@pytest.mark.parametrize("name", [".env", "id_rsa", "notes.txt.bak"])
+def test_only_indexed_documents_can_be_deleted_never_other_files_in_a_corpus_folder(tmp_path, name):
+    from rag.corpus import RejectedUpload, delete_source
+
+    a, b = _two_folders(tmp_path)
+    (a / name).write_text("SECRET=1")
+    indexed = _indexed((a, b), tmp_path)
+    with pytest.raises(RejectedUpload, match="not in the corpus"):
+        delete_source(name, (a, b), indexed)
+    assert (a / name).exists()
+
+
+def test_a_document_reached_through_a_symlinked_folder_outside_the_corpus_is_not_deleted(tmp_path):
+    from rag.corpus import RejectedUpload, delete_source
+
+    a, b = _two_folders(tmp_path)
+    outside = tmp_path / "thesis"
+    outside.mkdir()
+    (outside / "thesis.txt").write_text("论文：第三章由张三主持撰写。", encoding="utf-8")
+    (a / "linked").symlink_to(outside, target_is_directory=True)
+    indexed = _indexed((a, b), tmp_path)
+    assert "linked/thesis.txt" in indexed
+    with pytest.raises(RejectedUpload, match="outside the corpus"):
+        delete_source("linked/thesis.txt", (a, b), indexed)
+    assert (outside / "thesis.txt").exists()
+
+
+def test_deleting_a_five_thousand_character_name_says_so_without_a_path_or_traceback(tmp_path):
+    from rag.corpus import RejectedUpload, delete_source
+
+    a, b = _two_folders(tmp_path)
+    indexed = _indexed((a, b), tmp_path)
+    with pytest.raises(RejectedUpload) as refused:
+        delete_source("a" * 5000, (a, b), indexed)
+    assert str(tmp_path) not in str(refused.value) and len(str(refused.value)) < 400
