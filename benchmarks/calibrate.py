@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from rag import answer as A
+from rag import rules as A
 from rag.config import Settings
 from rag.evaluate import load_qa, load_squad
-from rag.pipeline import Pipeline, keyword_tokens
+from rag.pipeline import Pipeline
 
 from .cache import CachingEmbedder
 from .machine import ROOT

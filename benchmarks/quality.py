@@ -43,7 +43,7 @@ def answer_with(method: str, pipeline, baseline=None, answers: bool = True):
 
 def one_side_response(pipeline, question: str, side: str, answers: bool = True) -> Response:
     """Retrieve with one side only (dense or keywords), then answer with the product's answer step."""
-    from rag.answer import extract_answers
+    from rag.rules import extract_answers
     from rag.pipeline import clean_question
     from rag.retrieve import dense_search, keyword_search
     from rag.text import normalize, tokens

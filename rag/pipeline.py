@@ -7,13 +7,14 @@ import threading
 import time
 import unicodedata
 
-from .answer import extract_answers
+from . import answer as reader_answers
+from . import rules
 from .config import Settings, embed_threads
-from .crosslingual import glossary_for, is_latin
-from .index import Index, IndexProblem, build_index, is_stale, load_index
+from .crosslingual import glossary_for
+from .question import Question, analyse
+from .index import Index, IndexProblem, build_index, corpus_problem, is_stale, load_index, own_corpus
 from .retrieve import retrieve
 from .schema import Response
-from .text import normalize, tokens
 
 __all__ = ["Pipeline", "clean_question", "complete_follow_up"]
 
@@ -32,14 +33,54 @@ class Pipeline:
         self.embedder = embedder
         self.index = index
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
+        self._reader = None
+        self._reader_ready = threading.Event()
+        self.reader_problem: str | None = None  # why answers come from the rule path, when they do
+        if settings.reader == "off":
+            self.reader_problem = "the reader is switched off (RAG_READER=off)"
+            self._reader_ready.set()
+
+    def load_reader(self, background: bool = False) -> None:
+        """Load the trained reader (torch and its weights) now, or in a thread so start-up does not wait."""
+        if self._reader_ready.is_set() or getattr(self, "_reader_loading", False):
+            return
+        self._reader_loading = True
+
+        def load() -> None:
+            from .reader.runtime import Reader, ReaderUnavailable
+
+            try:
+                self._reader = Reader.shared()
+            except (ReaderUnavailable, OSError, ValueError) as problem:
+                self.reader_problem = f"{problem}; answers come from the rule path"
+                print(f"the reader could not load: {self.reader_problem}", file=sys.stderr)
+            finally:
+                self._reader_ready.set()
+
+        if background:
+            threading.Thread(target=load, name="reader-load", daemon=True).start()
+        else:
+            load()
+
+    @property
+    def reader(self):
+        """The loaded reader (waiting for a background load), or None when answers use the rule path."""
+        self.load_reader()
+        self._reader_ready.wait()
+        return self._reader
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder=None, build: str = "if-needed", warn=None) -> "Pipeline":
         """Load the index in settings.index_dir; build it when missing, stale or damaged (build='if-needed')."""
-        settings = settings or Settings.from_env()
+        settings = own_corpus(settings or Settings.from_env())
         warn = warn or (lambda m: print(m, file=sys.stderr))
         pipeline = cls(settings, embedder)
         reason = is_stale(settings, pipeline.embedder.name) if build == "if-needed" else None
+        problem = corpus_problem(settings) if reason else None
+        if problem and _loads(settings, pipeline.embedder.name):
+            # an unmounted share or a mistyped folder must never empty an index that answers
+            warn(f"{problem}: answering from the index as it is ({settings.index_dir}); nothing was rebuilt")
+            reason = None
         if reason:
             warn(f"building the index ({reason})")
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
@@ -51,6 +92,7 @@ class Pipeline:
             warn(f"{problem}; rebuilding")
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        pipeline.load_reader(background=True)
         pipeline.warm_up()
         return pipeline
 
@@ -72,12 +114,14 @@ class Pipeline:
         text, _ = clean_question(query, self.settings.max_question_chars)
         if not text:
             return []
-        vector = self.embedder.encode_queries([normalize(text)])[0]
-        return self._retrieve(index, vector, text, top_k or self.settings.top_k)
+        q = analyse(text)
+        vector = self.embedder.encode_queries([q.normal])[0]
+        return self._retrieve(index, vector, q, top_k or self.settings.top_k)
 
-    def _retrieve(self, index: Index, vector, query: str, top_k: int):
+    def _retrieve(self, index: Index, vector, question: Question | str, top_k: int):
         s = self.settings
-        return retrieve(index, vector, keyword_tokens(index, query), top_k, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight, s.fusion, s.dense_share)
+        q = question if isinstance(question, Question) else analyse(question)
+        return retrieve(index, vector, keyword_tokens(index, q), top_k, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight, s.fusion, s.dense_share)
 
     def ask(self, question: str, history: list[str] | None = None, top_k: int | None = None,
             max_answers: int | None = None) -> Response:
@@ -90,16 +134,21 @@ class Pipeline:
         text, notice = clean_question(shown, self.settings.max_question_chars)
         if not text:
             return Response(shown, False, [], [], _ms(started), notice=EMPTY_QUESTION)
-        query = complete_follow_up(text, history or [])
-        vector = self.embedder.encode_queries([normalize(query)])[0]
+        q = analyse(text, complete_follow_up(text, history or []))
+        vector = self.embedder.encode_queries([q.normal])[0]
         depth = max(top_k or self.settings.top_k, 8)
-        hits = self._retrieve(index, vector, query, depth)
+        hits = self._retrieve(index, vector, q, depth)
+        limit = max_answers or self.settings.max_answers
         extra, unknown = None, 0.0
-        if is_latin(query):
+        if q.latin:
             glossary = glossary_for(index)
-            extra, unknown = glossary.expand(query), glossary.unknown_share(query)
-        answers, evidence = extract_answers(index, query, vector, hits, max_answers or self.settings.max_answers, typed=text,
-                                            extra_tokens=extra, unknown_concepts=unknown)
+            extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
+        reader = self.reader
+        if reader is not None:
+            answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown)
+        else:
+            answers, _ = rules.extract_answers(index, q.text, vector, hits, limit, typed=text, extra_tokens=extra,
+                                               unknown_concepts=unknown)
         shown_hits = hits[: top_k or self.settings.top_k]
         titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
         return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)
@@ -118,11 +167,23 @@ class Pipeline:
         }
 
 
-def keyword_tokens(index: Index, query: str) -> list[str]:
-    """The query's jieba tokens; for an English question, plus the corpus words its names stand for."""
-    found = tokens(query)
-    if is_latin(query):
-        found += glossary_for(index).expand(query)
+def _loads(settings: Settings, embedder_name: str) -> bool:
+    """Whether the index in settings.index_dir opens (for this embedder) and holds documents."""
+    try:
+        index = load_index(settings.index_dir, embedder_name)
+    except IndexProblem:
+        return False
+    try:
+        return index.store.passage_count > 0
+    finally:
+        index.close()
+
+
+def keyword_tokens(index: Index, question: Question) -> list[str]:
+    """The question's jieba tokens; for an English question, plus the corpus words its names stand for."""
+    found = list(question.tokens)
+    if question.latin:
+        found += glossary_for(index).expand(question.text)
     return found
 
 

@@ -1,0 +1,199 @@
+"""The trained reader against the rule path, side by side in one run: `python -m benchmarks.reader_bench`.
+
+Quality on the seed set and the CMRC 2018 trial set (open setting: retrieve from all 256 paragraphs,
+then answer), the reader given the gold paragraph, the wrong-fact questions, `ask` latency on the
+seeds as a ratio to the query embedding, `ask` cold over a 1,000-paragraph corpus (DRCD test, 300
+traditional questions, each asked once), and the start to the first answer. Writes
+benchmarks/reader.json and the section "Reader against the rule path" of benchmarks/results.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from rag.evaluate import evaluate, load_qa, load_squad
+from rag.pipeline import Pipeline
+
+from .cache import CACHE_DIR, CachingEmbedder
+from .corpora import CMRC, cmrc_available
+from .machine import ROOT
+from .reader_calibrate import WRONG_FACTS, set_pipeline
+
+DRCD = ROOT.parent / "shared" / "data" / "DRCD_test.json"
+RESULTS = ROOT / "benchmarks" / "results.md"
+OUT = ROOT / "benchmarks" / "reader.json"
+BEGIN, END = "<!-- reader-bench:begin -->", "<!-- reader-bench:end -->"
+KEYS = ("paragraph_r1", "sentence_hit1", "sentence_hit3", "short_f1", "short_em", "abstention_rate_answerable",
+        "false_abstention", "abstained_unanswerable", "unanswerable", "latency_p50_ms", "latency_p95_ms")
+
+
+def rule_twin(pipeline: Pipeline) -> Pipeline:
+    """The same index and embedder, answering by the rule path."""
+    twin = Pipeline(replace(pipeline.settings, reader="off"), pipeline.embedder, pipeline.index)
+    return twin
+
+
+def quality(pipeline: Pipeline, questions: list[dict]) -> dict:
+    found = evaluate(pipeline, questions)
+    return {k: found[k] for k in KEYS if k in found}
+
+
+def abstained(pipeline: Pipeline, path: Path) -> str:
+    questions = load_qa(path)
+    return f"{sum(not pipeline.ask(q['question']).answered for q in questions)}/{len(questions)}"
+
+
+def latency(pipeline: Pipeline, questions: list[str], repeats: int = 3) -> dict:
+    asks, embeds = [], []
+    for _ in range(repeats):
+        for q in questions:
+            started = time.perf_counter()
+            pipeline.ask(q)
+            asks.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            pipeline.embedder.inner.encode_queries([q]) if hasattr(pipeline.embedder, "inner") else pipeline.embedder.encode_queries([q])
+            embeds.append((time.perf_counter() - started) * 1000)
+    p50, p95, e50 = np.percentile(asks, 50), np.percentile(asks, 95), np.percentile(embeds, 50)
+    return {"ask_p50_ms": round(float(p50), 1), "ask_p95_ms": round(float(p95), 1), "embed_p50_ms": round(float(e50), 1),
+            "ask_over_embedding": round(float(p50 / e50), 2)}
+
+
+def cold(sample: int) -> dict | None:
+    """A fresh process over the DRCD index (1,000 paragraphs): each of `sample` traditional questions asked once."""
+    index = CACHE_DIR / "index-drcd"
+    if not (index / "manifest.json").exists():
+        if not DRCD.is_file():
+            return None
+        from embeddings import load_embedder
+        from rag.config import Settings
+        from rag.index import build_index_from_documents
+
+        documents, _ = load_squad(DRCD)
+        settings = Settings.from_env(env={}, corpus=(), index_dir=index)
+        build_index_from_documents(settings, CachingEmbedder(load_embedder("e5-small")), documents, progress=False)
+    code = f"""
+import json, sys, time
+from pathlib import Path
+from rag.config import Settings
+from rag.evaluate import load_squad
+from rag.pipeline import Pipeline
+_, questions = load_squad(Path({str(DRCD)!r}))
+pipeline = Pipeline.open(Settings.from_env(env={{}}, index_dir=Path({str(index)!r})), build="never")
+times = []
+for q in questions[::max(1, len(questions) // {sample})][:{sample}]:
+    started = time.perf_counter(); pipeline.ask(q["question"]); times.append((time.perf_counter() - started) * 1000)
+print(json.dumps(times))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=1800, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    times = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"questions": len(times), "p50_ms": round(float(np.percentile(times, 50)), 1),
+            "p95_ms": round(float(np.percentile(times, 95)), 1), "max_ms": round(float(max(times)), 1)}
+
+
+def start_to_first_answer() -> float:
+    code = """
+import time
+started = time.perf_counter()
+from rag.config import Settings
+from rag.pipeline import Pipeline
+from pathlib import Path
+p = Pipeline.open(Settings.from_env(env={}, index_dir=Path(%r)), build="never")
+p.ask("宁夏科协党组扩大会议由谁主持？")
+print(time.perf_counter() - started)
+""" % str(CACHE_DIR / "index-seeds")
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=300, text=True)
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return round(float(np.median(runs)), 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.reader_bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--cold-sample", type=int, default=300)
+    ap.add_argument("--skip-cold", action="store_true")
+    args = ap.parse_args(argv)
+    out: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    seeds_set, seeds = set_pipeline("seeds")
+    seeds.reader  # noqa: B018 - wait for the reader before timing
+    rules = rule_twin(seeds)
+    out["seeds"] = {"reader": quality(seeds, seeds_set.questions), "rules": quality(rules, seeds_set.questions)}
+    out["wrong_facts_seeds"] = {"reader": abstained(seeds, WRONG_FACTS["seeds"]), "rules": abstained(rules, WRONG_FACTS["seeds"])}
+    asked = [q["question"] for q in seeds_set.questions]
+    out["latency_seeds"] = {"reader": latency(seeds, asked), "rules": latency(rules, asked)}
+    if cmrc_available():
+        from rag.reader.evaluate import evaluate_gold
+
+        cmrc_set, cmrc = set_pipeline("cmrc")
+        cmrc_rules = rule_twin(cmrc)
+        out["cmrc"] = {"reader": quality(cmrc, cmrc_set.questions), "rules": quality(cmrc_rules, cmrc_set.questions)}
+        out["wrong_facts_cmrc"] = {"reader": abstained(cmrc, WRONG_FACTS["cmrc"]), "rules": abstained(cmrc_rules, WRONG_FACTS["cmrc"])}
+        reader = cmrc.reader
+        out["cmrc_gold_paragraph"] = evaluate_gold(reader.model, reader.tokenizer, CMRC)
+    if not args.skip_cold:
+        out["cold_drcd"] = cold(args.cold_sample)
+    out["start_to_first_answer_s"] = start_to_first_answer()
+    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_section(out)
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def write_section(out: dict) -> None:
+    """Replace the reader section of results.md with this run's tables."""
+    rows = []
+    for name in ("seeds", "cmrc"):
+        if name not in out:
+            continue
+        for path in ("reader", "rules"):
+            m = out[name][path]
+            rows.append(f"| {name} | {path} | {m['paragraph_r1']} | {m['sentence_hit1']} | {m['sentence_hit3']} | {m['short_f1']} | "
+                        f"{m['short_em']} | {m['false_abstention']} ({m['abstention_rate_answerable']:.1%}) | "
+                        f"{m['abstained_unanswerable']}/{m['unanswerable']} | {m['latency_p50_ms']} / {m['latency_p95_ms']} |")
+    lat = out["latency_seeds"]
+    text = "\n".join([
+        BEGIN,
+        "## Reader against the rule path",
+        "",
+        f"`python -m benchmarks.reader_bench`, {out['date']}. One run, one index per set, the same retrieval; `reader` is the",
+        "trained reader (rag/answer.py, the default), `rules` the hand-set sentence scorer it replaces (rag/rules.py, `RAG_READER=off`).",
+        "CMRC is the open setting: every question is asked against all 256 trial paragraphs.",
+        "",
+        "| set | path | paragraph R@1 | sentence hit@1 | hit@3 | short F1 | short EM | false abstentions | unanswerable abstained | ask p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"- Wrong-fact questions (year, ordinal, place, organisation, person changed) that abstain: seeds "
+        f"{out['wrong_facts_seeds']['reader']} (rules {out['wrong_facts_seeds']['rules']})"
+        + (f", CMRC paragraphs {out['wrong_facts_cmrc']['reader']} (rules {out['wrong_facts_cmrc']['rules']})." if "wrong_facts_cmrc" in out else "."),
+        (f"- The reader given the gold paragraph (CMRC trial, {out['cmrc_gold_paragraph']['n']} q): F1 {out['cmrc_gold_paragraph']['f1']}, "
+         f"EM {out['cmrc_gold_paragraph']['em']} (published BERT-base on CMRC dev: F1 84)." if "cmrc_gold_paragraph" in out else ""),
+        f"- `ask` on the seeds, 3 passes: reader p50 {lat['reader']['ask_p50_ms']} ms (p95 {lat['reader']['ask_p95_ms']}), "
+        f"{lat['reader']['ask_over_embedding']}× the query embedding ({lat['reader']['embed_p50_ms']} ms); rules p50 "
+        f"{lat['rules']['ask_p50_ms']} ms ({lat['rules']['ask_over_embedding']}×).",
+        (f"- `ask` cold over 1,000 DRCD paragraphs, {out['cold_drcd']['questions']} traditional questions each asked once in a fresh "
+         f"process: p50 {out['cold_drcd']['p50_ms']} ms, p95 {out['cold_drcd']['p95_ms']} ms, max {out['cold_drcd']['max_ms']} ms."
+         if out.get("cold_drcd") else "- `ask` cold over DRCD: not run."),
+        f"- Start to first answer (fresh process, built index, reader loaded in the background): {out['start_to_first_answer_s']} s.",
+        END,
+    ])
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
+    if BEGIN in current:
+        current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
+    else:
+        current = current.rstrip() + "\n\n" + text + "\n"
+    RESULTS.write_text(current, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The question, analysed once: what was typed, what is read, and what every later step needs of it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .crosslingual import is_latin
+from .spans import question_kind
+from .text import STOPWORDS, normalize, tokens
+
+__all__ = ["Question", "analyse", "asked_unit", "named_entities"]
+
+
+@dataclass(frozen=True)
+class Question:
+    typed: str                 # as the person wrote it (cleaned of control characters, cut to length)
+    text: str                  # as read: a follow-up completed from the conversation, else typed
+    normal: str                # text for matching: NFKC, simplified, lower case
+    tokens: tuple[str, ...]    # jieba search-mode tokens of normal
+    content: tuple[str, ...]   # tokens that can be evidence (no stopwords, each once)
+    latin: bool                # written mostly in Latin script (English)
+    kind: str | None           # the kind of short answer asked for (person, date, number, list, …)
+    names: tuple[str, ...]     # places, people and organisations it names
+    unit: str | None           # what a how-many question counts (人 in 多少人, 家 in 几家企业)
+
+
+def analyse(typed: str, read_as: str | None = None) -> Question:
+    """One Question value for retrieval, the reader and abstention."""
+    text = read_as or typed
+    normal = normalize(text)
+    found = tuple(tokens(normal, normalized=True))
+    content = tuple(dict.fromkeys(t for t in found if t not in STOPWORDS))
+    kind = question_kind(normalize(typed)) or question_kind(normal)
+    return Question(typed, text, normal, found, content, is_latin(text), kind, tuple(named_entities(normal)),
+                    asked_unit(normal) if kind == "number" else None)
+
+
+_ASKED_UNIT = re.compile(r"(?:多少|几)(个|名|位|家|项|次|条|所|届|批|种|篇|场|天|年|岁|倍|元|人)?([\u4e00-\u9fff]?)")
+
+
+def asked_unit(question_normal: str) -> str | None:
+    """What a how-many question counts: 人 in 多少人参加, 家 in 几家企业, 分 in 多少个分会场; None when it names nothing."""
+    match = _ASKED_UNIT.search(question_normal)
+    if not match:
+        return None
+    measure, noun = match.group(1), match.group(2)
+    if measure and measure != "个":
+        return measure
+    return noun if noun and noun not in _NOT_COUNTED else None
+
+
+_NOT_COUNTED = set("来着呢啊了的呀吗吧嘛么是在有")
+
+
+_ENTITY_FLAGS = ("ns", "nr", "nt", "nrt", "nrfg")
+_PLACE_SUFFIX = re.compile(r"(省|市|自治区|区|县)$")
+
+
+def named_entities(question: str) -> list[str]:
+    """Places, people and organisations the question names (jieba part-of-speech tags)."""
+    from .spans import tagged_words
+
+    text = normalize(question)
+    return list(dict.fromkeys(w.word for w in tagged_words(text) if w.flag in _ENTITY_FLAGS and len(w.word) >= 2))
+
+
+def misses_a_name(haystack_normal: str, names: list[str]) -> bool:
+    """Whether the text never mentions one of the names the question gives."""
+    return any(not _mentions(haystack_normal, name) for name in names)
+
+
+def _mentions(haystack: str, name: str) -> bool:
+    """Whether the passage mentions the name, with or without its 省/市/区 suffix."""
+    return name in haystack or (_PLACE_SUFFIX.search(name) is not None and _PLACE_SUFFIX.sub("", name) in haystack and len(name) > 2)
