@@ -289,7 +289,12 @@ def main() -> None:
     from rag.config import Settings
     from rag.pipeline import Pipeline
 
-    pipeline = Pipeline.open(Settings.from_env())
+    try:
+        settings = Settings.from_env()
+    except ValueError as problem:  # one clear line for each bad RAG_* value, no traceback
+        print(problem, file=sys.stderr)
+        raise SystemExit(2) from None
+    pipeline = Pipeline.open(settings)
     demo = build_app(pipeline)
     demo.queue(default_concurrency_limit=2).launch(
         **launch_options(),

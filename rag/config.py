@@ -33,14 +33,23 @@ class Settings:
         """Defaults, then RAG_* variables, then explicit overrides (CLI flags)."""
         env = os.environ if env is None else env
         values: dict = {}
+        problems: list[str] = []
         for f in fields(cls):
+            if f.name == "corpus_given":
+                continue
             raw = env.get(f"RAG_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.name, raw)
+            try:
+                values[f.name] = _parse(f.name, raw)
+            except ValueError:
+                problems.append(f"RAG_{f.name.upper()}={raw!r} is not a {type(getattr(cls(), f.name)).__name__}")
         if "index_dir" not in values and env.get("RAG_INDEX"):  # the documented name; RAG_INDEX_DIR works too
             values["index_dir"] = Path(env["RAG_INDEX"])
         values.update({k: v for k, v in overrides.items() if v is not None})
+        problems += _out_of_range(values)
+        if problems:
+            raise ValueError("bad settings: " + "; ".join(problems))
         if "corpus" in values:
             values["corpus"] = tuple(Path(p) for p in values["corpus"])
             values["corpus_given"] = True
@@ -60,6 +69,30 @@ def embed_threads(settings: "Settings", building: bool) -> int | None:
     if os.environ.get("OMP_NUM_THREADS"):
         return None
     return (os.cpu_count() or 1) if building else 1
+
+
+_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("on", "off")}
+_AT_LEAST_ONE = ("top_k", "candidates", "max_answers", "max_question_chars", "max_passage_chars", "rrf_k", "ann_above")
+
+
+def _out_of_range(values: dict) -> list[str]:
+    """One line for each setting whose value the product cannot work with."""
+    problems = []
+    for name, allowed in _CHOICES.items():
+        if name in values and values[name] not in allowed:
+            problems.append(f"{name} must be one of {', '.join(allowed)}, not {values[name]!r}")
+    for name in _AT_LEAST_ONE:
+        if name in values and values[name] < 1:
+            problems.append(f"{name} must be at least 1, not {values[name]}")
+    share = values.get("dense_share")
+    if share is not None and not (0.0 <= share <= 1.0):  # also refuses nan
+        problems.append(f"dense_share must lie between 0 and 1, not {share}")
+    for name in ("dense_weight", "keyword_weight"):
+        if name in values and not (values[name] >= 0.0 and values[name] != float("inf")):
+            problems.append(f"{name} must be a finite number ≥ 0, not {values[name]}")
+    if values.get("threads", 0) < 0:
+        problems.append(f"threads must be 0 (auto) or more, not {values['threads']}")
+    return problems
 
 
 def _parse(name: str, raw: str):

@@ -3,6 +3,7 @@ index answers from its own corpus, never rebuilt empty from a missing or mistype
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,30 @@ def test_deleting_a_five_thousand_character_name_says_so_without_a_path_or_trace
     with pytest.raises(RejectedUpload) as refused:
         delete_source("a" * 5000, (a, b), indexed)
     assert str(tmp_path) not in str(refused.value) and len(str(refused.value)) < 400
+
+
+# ---------------------------------------------------------------- settings checked at start
+
+@pytest.mark.parametrize("env, says", [
+    ({"RAG_TOP_K": "0"}, "top_k must be at least 1"),
+    ({"RAG_TOP_K": "-1"}, "top_k must be at least 1"),
+    ({"RAG_TOP_K": "abc"}, "RAG_TOP_K='abc' is not a int"),
+    ({"RAG_MAX_ANSWERS": "0"}, "max_answers must be at least 1"),
+    ({"RAG_MAX_QUESTION_CHARS": "0"}, "max_question_chars must be at least 1"),
+    ({"RAG_FUSION": "bogus"}, "fusion must be one of convex, rrf"),
+    ({"RAG_DENSE_SHARE": "nan"}, "dense_share must lie between 0 and 1"),
+    ({"RAG_READER": "maybe"}, "reader must be one of on, off"),
+])
+def test_a_bad_setting_is_refused_at_start_with_a_line_that_names_it(env, says):
+    from rag.config import Settings
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        Settings.from_env(env=env)
+
+
+def test_the_app_with_a_bad_setting_exits_2_with_the_reason_and_no_traceback():
+    result = subprocess.run([sys.executable, "app.py"], capture_output=True, cwd=ROOT, timeout=120,
+                            env={**os.environ, "RAG_TOP_K": "abc", "RAG_FUSION": "bogus"})
+    err = result.stderr.decode()
+    assert result.returncode == 2
+    assert "RAG_TOP_K='abc'" in err and "fusion must be one of" in err and "Traceback" not in err
