@@ -120,20 +120,53 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
     best = readings[0]
     chosen = [best] + [r for r in readings[1:] if r.score >= best.score - SECOND_ANSWER_MARGIN
                        and r.answerable >= limit and not r.name_missing]
-    return [answer_of(index, r) for r in chosen[:max_answers]], evidence
+    return [answer_of(index, r, question.kind) for r in chosen[:max_answers]], evidence
 
 
-def answer_of(index: Index, reading: Reading) -> Answer:
-    """The quote around the reading's span, its short answer and its citation."""
+def answer_of(index: Index, reading: Reading, kind: str | None = None) -> Answer:
+    """The quote around the reading's span, its short answer and its citation; a list question gets the whole list."""
     document = index.store.documents[reading.hit.passage.doc_id]
-    start, end = quote_bounds(document.text, reading.hit.passage, reading.start, reading.end)
-    short = document.text[reading.start : reading.end].strip()
+    span_start, span_end = whole_numbers(document.text, reading.start, reading.end)
+    start, end = quote_bounds(document.text, reading.hit.passage, span_start, span_end)
+    if kind == "list":
+        span_start, span_end = whole_list(document.text, start, end, span_start, span_end)
+    short = document.text[span_start:span_end].strip()
     if not short or len(short) > SHORT_MAX_SHARE * (end - start):
         short = None
     paragraph = reading.hit.passage.paragraph
     page = document.pages[paragraph - 1] if document.pages and paragraph - 1 < len(document.pages) else None
     citation = Citation(document.doc_id, document.title, document.source, document.date, paragraph, start, end, page)
     return Answer(text=document.text[start:end], short=short, score=round(float(reading.score), 4), citation=citation)
+
+
+def whole_list(text: str, quote_start: int, quote_end: int, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to the enumeration (A、B、C和D) of the quote that holds it, when there is one."""
+    from .spans import candidate_spans
+
+    for span in candidate_spans(text[quote_start:quote_end], "list"):
+        a, b = quote_start + span.start, quote_start + span.end
+        if a <= start < b or a < end <= b:
+            return min(a, start), max(b, end)
+    return start, end
+
+
+_DIGIT = re.compile(r"[0-9０-９]")
+_SEPARATOR = ",，.．"
+
+
+def whole_numbers(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened so that no number is cut at its thousands separator or decimal point (312,000 not 000)."""
+    def digit(i: int) -> bool:
+        return 0 <= i < len(text) and bool(_DIGIT.match(text[i]))
+
+    def separator(i: int) -> bool:
+        return 0 <= i < len(text) and text[i] in _SEPARATOR and digit(i - 1) and digit(i + 1)
+
+    while start > 0 and (digit(start - 1) and (digit(start) or separator(start)) or separator(start - 1)):
+        start -= 1
+    while end < len(text) and (digit(end) and (digit(end - 1) or separator(end - 1)) or separator(end)):
+        end += 1
+    return start, end
 
 
 def quote_bounds(text: str, passage, start: int, end: int) -> tuple[int, int]:

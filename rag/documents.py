@@ -573,20 +573,29 @@ def _paragraphs(kept: list[tuple[str, int | None, bool]]) -> list[tuple[str, int
     paragraphs: list[tuple[str, int | None]] = []
     for part, page in pieces:
         if paragraphs and _continues(paragraphs[-1][0], part):
-            paragraphs[-1] = (paragraphs[-1][0] + part, paragraphs[-1][1])
+            glue = " " if _WRAPPED_ENGLISH.search(paragraphs[-1][0]) and part[:1].isascii() else ""
+            paragraphs[-1] = (paragraphs[-1][0] + glue + part, paragraphs[-1][1])
         else:
             paragraphs.append((part, page))
     return paragraphs
 
 
+_MID_SENTENCE_END = re.compile(r"[，、,（(《“‘—]\s*$")  # a line ending here was cut by a fixed-width wrap
+_WRAPPED_ENGLISH = re.compile(r"[A-Za-z][a-z]*,?$")
+
+
 def _continues(previous: str, line: str) -> bool:
-    """A paragraph that already holds a sentence but stops mid-sentence goes on in the next line."""
+    """A paragraph that stops mid-sentence (hard-wrapped text, a PDF line) goes on in the next line."""
+    if _LIST_START.match(line) or _DOC_NUMBER.match(line):
+        return False
+    if _MID_SENTENCE_END.search(previous):
+        return True
+    if _WRAPPED_ENGLISH.search(previous) and len(previous) >= 40 and line[:1].islower():
+        return True  # English wrapped mid-sentence: "... the meeting was chaired" / "by Zhang Xiaoming."
     return (
         len(previous) >= 30
         and bool(_HAS_SENTENCE_END.search(previous))
         and not _ENDS_SENTENCE.search(previous)
-        and not _LIST_START.match(line)
-        and not _DOC_NUMBER.match(line)
     )
 
 

@@ -526,3 +526,21 @@ def test_a_corrupt_docx_or_pdf_is_refused_with_a_reason(tmp_path):
     for name in ("broken.docx", "broken.pdf"):
         with pytest.raises(UnreadableFile):
             read_file(_write(tmp_path, name, b"PK\x03\x04 not really a zip" * 10))
+
+
+# ---------------------------------------------------------------- hard-wrapped text
+
+def test_a_chinese_line_wrapped_mid_sentence_is_joined_with_the_next_so_the_name_stays_in_the_sentence():
+    text = ("甘肃省科协召开党组会议\n来源:甘肃科协  发布于:2023-05-11\n"
+            "2023年5月10日，甘肃省科协召开党组会议，会议由党组书记、\n主席张晓明主持，传达学习全会精神。\n会议强调，要深入学习。\n")
+    document = parse_documents(text, "wrapped.txt")[0]
+    paragraphs = [document.text[a:b] for a, b in document.paragraphs]
+    assert "2023年5月10日，甘肃省科协召开党组会议，会议由党组书记、主席张晓明主持，传达学习全会精神。" in paragraphs
+    assert paragraphs[0] == "甘肃省科协召开党组会议", "a title line is not glued to the body"
+
+
+def test_an_english_line_wrapped_mid_sentence_is_joined_with_a_space():
+    text = ("Annual report\nOn 10 May 2023 the provincial science association held a Party group meeting, which was chaired\n"
+            "by Zhang Xiaoming, its chairman.\n")
+    document = parse_documents(text, "wrapped-en.txt")[0]
+    assert "which was chaired by Zhang Xiaoming, its chairman." in document.text
