@@ -120,7 +120,12 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
     best = readings[0]
     chosen = [best] + [r for r in readings[1:] if r.score >= best.score - SECOND_ANSWER_MARGIN
                        and r.answerable >= limit and not r.name_missing]
-    return [answer_of(index, r, question.kind) for r in chosen[:max_answers]], evidence
+    answers: list[Answer] = []
+    for reading in chosen:
+        answer = answer_of(index, reading, question.kind)
+        if all(answer.text != a.text for a in answers):  # the same words in two documents are quoted once
+            answers.append(answer)
+    return answers[:max_answers], evidence
 
 
 def answer_of(index: Index, reading: Reading, kind: str | None = None) -> Answer:

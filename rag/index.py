@@ -316,6 +316,7 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
     old = _reusable_index(settings, embedder.name)
     pieces: list[_Piece] = []
     skipped: list[dict] = []
+    seen_content: dict[str, str] = {}  # sha256 -> the source that holds it
     iterator = files
     if progress and files:
         from tqdm import tqdm
@@ -327,6 +328,13 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
         except OSError as exc:
             warn(f"skipped {corpus_file.source}: cannot be read ({exc.strerror or exc})")
             continue
+        if sha in seen_content:  # the same bytes under another name: indexed and cited once
+            reason = f"the same content as {seen_content[sha]}"
+            warn(f"skipped {corpus_file.source}: {reason}")
+            skipped.append({"path": corpus_file.source, "sha256": sha, "reason": reason})
+            report.skipped.append((corpus_file.source, reason))
+            continue
+        seen_content[sha] = corpus_file.source
         reused = _reuse(old, corpus_file.source, sha) if old else None
         if reused is not None:
             pieces.append(reused)

@@ -196,3 +196,14 @@ def test_the_app_with_a_bad_setting_exits_2_with_the_reason_and_no_traceback():
     err = result.stderr.decode()
     assert result.returncode == 2
     assert "RAG_TOP_K='abc'" in err and "fusion must be one of" in err and "Traceback" not in err
+
+
+def test_the_same_content_under_two_names_is_indexed_once_and_the_copy_is_reported(tmp_path):
+    corpus = good_corpus(tmp_path / "corpus")
+    (corpus / "copy-of-000.txt").write_bytes((corpus / "000_8167ffdbf6281ae2.txt").read_bytes())
+    warnings: list[str] = []
+    build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=warnings.append)
+    assert indexed_sources(tmp_path / "index") == {"000_8167ffdbf6281ae2.txt", "002_0676de67ad7a5ad1.txt"}
+    assert any("copy-of-000.txt" in w and "the same content as 000_8167ffdbf6281ae2.txt" in w for w in warnings)
+    manifest = read_manifest(tmp_path / "index")
+    assert [s["path"] for s in manifest["skipped"]] == ["copy-of-000.txt"]
