@@ -64,7 +64,7 @@ def record(pipeline, reader: Reader, question: str, gold: list[str], source: str
     readings = A.read_passages(reader, pipeline.index, q, hits[:depth], read_first=depth, read_top=depth)
     rows = []
     for r in readings:
-        answer = A.answer_of(pipeline.index, r)
+        answer = A.answer_of(pipeline.index, r, q.kind)
         rows.append({"rank": r.rank, "doc": r.hit.passage.doc_id, "span_score": r.span_score, "answerable": r.answerable,
                      "name_missing": r.name_missing, "quote": answer.text, "short": answer.short or "",
                      "span": pipeline.index.store.documents[r.hit.passage.doc_id].text[r.start : r.end],
@@ -77,7 +77,7 @@ def record(pipeline, reader: Reader, question: str, gold: list[str], source: str
 
 def collect(weights: Path, refresh: bool, limit: int, int8: bool) -> dict[str, list[dict]]:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    path = CACHE_DIR / f"readings-{digest}-{limit}{'-int8' if int8 else ''}.json"
+    path = CACHE_DIR / f"readings-{digest}-{limit}{'-int8' if int8 else ''}{'' if A.READ_CONTEXT else '-nocontext'}.json"
     if path.exists() and not refresh:
         return json.loads(path.read_text())
     from rag.reader.train import changed_fact
@@ -188,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refresh", action="store_true", help="read every question again (the weights changed in place)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N CMRC questions")
     ap.add_argument("--int8", action="store_true", help="the reader with torch dynamic int8 linears")
+    ap.add_argument("--no-context", action="store_true", help="read passages without their title / heading")
     args = ap.parse_args(argv)
+    if args.no_context:
+        A.READ_CONTEXT = False
     data = collect(args.weights, args.refresh, args.limit, args.int8)
     seeds, cmrc = annotate(data["seeds"]), annotate(data.get("cmrc", []))
     current = Setting()

@@ -19,6 +19,7 @@ from .text import normalize, sentence_spans
 
 READ_FIRST = 2  # passages the reader reads first
 READ_TOP = 4  # … and how deep it reads on when none of the first is confidently an answer
+READ_CONTEXT = True  # the passage's title / heading is read before it (never quoted)
 ENOUGH = 0.9  # answerability at which the first passages' answer is taken without reading further
 W_RANK = 1.0  # the reading score's share of retrieval: W_RANK / (1 + rank) is added to the span score
 ABSTAIN_BELOW = 0.5  # confidence under which the documents are taken not to answer
@@ -66,7 +67,8 @@ def read_passages(reader, index: Index, question: Question, hits: list[Hit], rea
         candidates = hits[a:b]
         if not candidates:
             break
-        spans = reader.read(question.text, [h.passage.text for h in candidates])
+        spans = reader.read(question.text, [h.passage.text for h in candidates],
+                            contexts=[h.passage.context for h in candidates] if READ_CONTEXT else None)
         for rank, (hit, span) in enumerate(zip(candidates, spans), start=a):
             if span is None:
                 continue

@@ -13,6 +13,7 @@ class Window:
     ids: list[int]
     context_from: int                 # index in ids of the first context token
     offsets: list[tuple[int, int]]    # character offsets in the passage of ids[context_from:-1]
+    first_char: int = 0               # a span may not start before this character (a title read as context)
 
 
 def question_tokens(tok: E5Tokenizer, question: str) -> list[int]:
@@ -27,14 +28,15 @@ def window(tok: E5Tokenizer, qids: list[int], ctx: Tokens, a: int, b: int) -> Wi
     return Window(head + ctx.ids[a:b] + [tok.eos], len(head), ctx.offsets[a:b])
 
 
-def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride: int) -> list[Window]:
+def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride: int, first_char: int = 0) -> list[Window]:
     """Every window of the passage, overlapping by max_len - stride context tokens."""
     budget = max_len - len(qids) - 4
     out = []
     a = 0
     while True:
         b = min(a + budget, len(ctx.ids))
-        out.append(window(tok, qids, ctx, a, b))
+        w = window(tok, qids, ctx, a, b)
+        out.append(Window(w.ids, w.context_from, w.offsets, first_char) if first_char else w)
         if b >= len(ctx.ids):
             return out
         a += min(stride, budget)

@@ -88,7 +88,11 @@ def best_span(w: Window, s: np.ndarray, e: np.ndarray, answerable: float, max_sp
     a, b = w.context_from, len(w.ids) - 1
     if b <= a:
         return None
-    cs, ce = s[a:b], e[a:b]
+    cs, ce = s[a:b].copy(), e[a:b].copy()
+    if w.first_char:
+        before = np.array([off[0] < w.first_char for off in w.offsets])
+        cs[before] = -np.inf
+        ce[before] = -np.inf
     n = b - a
     # score[i, j] = cs[i] + ce[j] for i <= j < i + max_span
     i = np.arange(n)[:, None]
@@ -97,6 +101,8 @@ def best_span(w: Window, s: np.ndarray, e: np.ndarray, answerable: float, max_sp
     grid = np.where((j >= i) & (j < i + max_span), grid, -np.inf)
     flat = int(np.argmax(grid))
     si, ej = divmod(flat, n)
+    if not np.isfinite(grid[si, ej]):
+        return None
     start, end = _chars(w.offsets, si, ej)
     if end <= start:
         return None

@@ -57,23 +57,31 @@ class Reader:
         return cls(model, E5Tokenizer(e5.tokenizer), threads)
 
     def read(self, question: str, passages: list[str], max_len: int = MAX_LEN, stride: int = STRIDE,
-             max_span: int = MAX_SPAN_TOKENS) -> list[Span | None]:
-        """The best span of each passage (character offsets into that passage), None for an empty one."""
+             max_span: int = MAX_SPAN_TOKENS, contexts: list[str] | None = None) -> list[Span | None]:
+        """The best span of each passage (character offsets into that passage), None for an empty one.
+
+        contexts: a title or heading per passage, read before it (a later chunk of a paragraph may not
+        name its subject) but never part of a span."""
         import torch
 
         tok = self.tokenizer
         qids = question_tokens(tok, question)
-        batch, owner = [], []
+        batch, owner, shift = [], [], []
         for i, text in enumerate(passages):
-            ctx = tok.encode(text)
+            prefix = f"{contexts[i]}\n" if contexts and contexts[i] else ""
+            ctx = tok.encode(prefix + text)
             if not ctx.ids:
                 continue
-            for w in windows(tok, qids, ctx, max_len, stride):
+            for w in windows(tok, qids, ctx, max_len, stride, first_char=len(prefix)):
                 batch.append(w)
                 owner.append(i)
+            shift.append((i, len(prefix)))
         with self._lock:
             torch.set_num_threads(self.threads)
             spans = self.model.read(batch, tok.pad, max_span)
+        moved = dict(shift)
+        spans = [None if s is None else Span(s.start - moved[i], s.end - moved[i], s.score, s.answerable)
+                 for i, s in zip(owner, spans)]
         best: list[Span | None] = [None] * len(passages)
         for i, span in zip(owner, spans):
             if span is not None and (best[i] is None or span.score > best[i].score):
