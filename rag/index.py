@@ -101,15 +101,16 @@ def corpus_problem(settings: Settings) -> str | None:
 
 
 def is_index_folder(folder: Path) -> bool:
-    """Whether folder is an index this product built (its marker, or an older index's manifest and store)."""
+    """Whether folder is an index this product built: its marker, or (an older or damaged index) a manifest
+    beside nothing but the files an index holds."""
     folder = Path(folder)
     if (folder / MARKER).is_file():
         return True
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
         return False
-    return isinstance(manifest, dict) and "format_version" in manifest and (folder / STORE).exists()
+    return MANIFEST in names and names <= {MANIFEST, STORE, VECTORS, SENTENCE_VECTORS, BM25_DIR, "vectors.exact.npy", MARKER}
 
 
 @dataclass

