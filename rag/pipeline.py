@@ -35,9 +35,7 @@ class Pipeline:
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
         self._reader = None
         self._reader_ready = threading.Event()
-        self.reader_problem: str | None = None  # why answers come from the rule path, when they do
-        if settings.reader == "off":
-            self.reader_problem = "the reader is switched off (RAG_READER=off)"
+        if settings.reader == "off":  # the rule path answers; torch is never imported
             self._reader_ready.set()
 
     def load_reader(self, background: bool = False) -> None:
@@ -52,8 +50,7 @@ class Pipeline:
             try:
                 self._reader = Reader.shared()
             except (ReaderUnavailable, OSError, ValueError) as problem:
-                self.reader_problem = f"{problem}; answers come from the rule path"
-                print(f"the reader could not load: {self.reader_problem}", file=sys.stderr)
+                print(f"the reader could not load: {problem}; answers come from the rule path", file=sys.stderr)
             finally:
                 self._reader_ready.set()
 
