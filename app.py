@@ -71,6 +71,7 @@ a.rag-cite:hover, a.rag-cite:focus { background: rgba(37, 99, 235, .2); outline:
 .rag-notice { font-size: .9em; color: #b45309; }
 #rag-viewer, #rag-document-viewer { padding: .2em .6em; }
 .rag-doc-title { font-size: 1.15em; font-weight: 700; margin: .2em 0 .2em; line-height: 1.5; }
+.rag-doc-changed { border-left: 3px solid #c60; padding: .3em .6em; background: rgba(204, 102, 0, .08); }
 .rag-doc-meta { font-size: .85em; color: var(--body-text-color-subdued, #555); margin: 0 0 .8em; }
 .rag-para { display: flex; gap: .7em; padding: .25em .4em; border-radius: 6px; scroll-margin: 4em; }
 .rag-para p { margin: 0 0 .35em; }
@@ -140,7 +141,7 @@ def build_app(pipeline) -> gr.Blocks:
         if target is None:
             return gr.update()
         document = pipeline.index.store.documents.get(target.doc_id)
-        return render_document(document, target.paragraph, target.start, target.end)
+        return render_document(document, target.paragraph, target.start, target.end, target.digest)
 
     def ask(question: str) -> dict:
         """Answer a question by quoting the documents: the object of `python -m rag ask --json`."""

@@ -7,6 +7,7 @@ or loads anything. Labels are bilingual; the not-found sentence is in the questi
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "render_document",
     "viewer_placeholder",
     "citation_key",
+    "text_digest",
     "parse_citation_key",
     "questions_from_history",
     "document_rows",
@@ -36,6 +38,8 @@ __all__ = [
 NOT_FOUND = {"zh": "文档中没有找到答案。", "en": "The documents do not answer this."}
 SOURCES_LABEL = "来源 / Sources"
 RELATED_LABEL = "可能相关 / Possibly related"
+CHANGED_NOTICE = ("这个文档在回答之后已修改，引用的句子已不在原处；请重新提问。"
+                  " / This document has changed since the answer was given: the quoted sentence is no longer there. Ask again.")
 DOCUMENT_HEADERS = ["标题 / Title", "日期 / Date", "源文件 / Source file", "段落 / Passages"]
 PASSAGE_WINDOW = 360  # characters of a long paragraph shown around the quoted sentence
 RELATED_SHOWN = 3
@@ -90,7 +94,7 @@ def _answers(answers: list[Answer], documents: Mapping[str, Document], show_scor
         parts.append(f'<p class="rag-short"><strong>{escape(short)}</strong></p>')
     for number, answer in enumerate(answers, start=1):
         quote = _quote(answer.text, short if number == 1 else None)
-        parts.append(f'<blockquote class="rag-quote">{quote}{_marker(number, answer.citation)}</blockquote>')
+        parts.append(f'<blockquote class="rag-quote">{quote}{_marker(number, answer.citation, answer.text)}</blockquote>')
     sources = "".join(_source(number, a, documents, show_scores) for number, a in enumerate(answers, start=1))
     parts.append(
         f'<details class="rag-sources"><summary>{SOURCES_LABEL} ({len(answers)})</summary>'
@@ -110,8 +114,8 @@ def _quote(text: str, short: str | None) -> str:
     )
 
 
-def _marker(number: int, citation: Citation) -> str:
-    key = citation_key(citation.doc_id, citation.paragraph, citation.start, citation.end)
+def _marker(number: int, citation: Citation, quoted: str) -> str:
+    key = citation_key(citation.doc_id, citation.paragraph, citation.start, citation.end, text_digest(quoted))
     label = f"{citation.title} ¶{citation.paragraph}"
     return f'<a class="rag-cite" href="#cite={quote(key, safe="")}" title="{escape(label)}">[{number}]</a>'
 
@@ -121,7 +125,7 @@ def _source(number: int, answer: Answer, documents: Mapping[str, Document], show
     head = _source_head(c.title, c.date, c.source, c.paragraph, c.page, answer.score if show_scores else None)
     passage = _passage_with_mark(documents.get(c.doc_id), c)
     return (
-        f'<li class="rag-source">{_marker(number, c)}<span class="rag-source-head">{head}</span>'
+        f'<li class="rag-source">{_marker(number, c, answer.text)}<span class="rag-source-head">{head}</span>'
         f'<p class="rag-passage">{passage}</p></li>'
     )
 
@@ -182,11 +186,18 @@ class CitationTarget:
     paragraph: int
     start: int
     end: int
+    digest: str | None = None  # of the quoted text when the answer was given (None: an old link, or a whole paragraph)
 
 
-def citation_key(doc_id: str, paragraph: int, start: int, end: int) -> str:
-    """The text a citation link carries to the viewer: paragraph:start:end:doc_id."""
-    return f"{paragraph}:{start}:{end}:{doc_id}"
+def citation_key(doc_id: str, paragraph: int, start: int, end: int, digest: str | None = None) -> str:
+    """The text a citation link carries to the viewer: paragraph:start:end:doc_id, or with the quote's
+    digest paragraph:start:end:=digest:doc_id (so that the viewer can tell when the document changed)."""
+    return f"{paragraph}:{start}:{end}:{'=' + digest + ':' if digest else ''}{doc_id}"
+
+
+def text_digest(text: str) -> str:
+    """A short fingerprint of a quoted text: the viewer compares it with what now stands at the offsets."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def parse_citation_key(raw: str | None) -> CitationTarget | None:
@@ -207,7 +218,12 @@ def parse_citation_key(raw: str | None) -> CitationTarget | None:
         return None
     if paragraph < 1 or start < 0 or end < start:
         return None
-    return CitationTarget(pieces[3], paragraph, start, end)
+    doc_id, digest = pieces[3], None
+    if doc_id.startswith("=") and ":" in doc_id:
+        digest, doc_id = doc_id[1:].split(":", 1)
+        if not doc_id:
+            return None
+    return CitationTarget(doc_id, paragraph, start, end, digest)
 
 
 def viewer_placeholder() -> str:
@@ -216,11 +232,19 @@ def viewer_placeholder() -> str:
             "<p>Click a citation number [1] [2] [3] in an answer to open the source here.</p></div>")
 
 
-def render_document(document: Document | None, paragraph: int | None = None, start: int | None = None, end: int | None = None) -> str:
-    """A document's cleaned text with numbered paragraphs; the cited paragraph set off and its sentence in <mark>."""
+def render_document(document: Document | None, paragraph: int | None = None, start: int | None = None, end: int | None = None,
+                    digest: str | None = None) -> str:
+    """A document's cleaned text with numbered paragraphs; the cited paragraph set off and its sentence in <mark>.
+
+    digest: the quote's fingerprint when it was cited; when the text at start:end no longer matches it (the
+    document was edited and indexed again), the viewer says so and marks nothing rather than the wrong words."""
     if document is None:
         return ('<div class="rag-doc rag-doc-empty"><p>这个文档已不在索引中。</p>'
                 "<p>This document is no longer in the index.</p></div>")
+    changed = ""
+    if digest is not None and start is not None and end is not None and text_digest(document.text[start:end]) != digest:
+        changed = f'<p class="rag-doc-changed">{CHANGED_NOTICE}</p>'
+        paragraph = start = end = None
     meta = [escape(document.date or "日期不详 / no date"), f'<span class="rag-file">{escape(document.source)}</span>']
     if document.org:
         meta.append(escape(document.org))
@@ -239,7 +263,7 @@ def render_document(document: Document | None, paragraph: int | None = None, sta
         )
     return (
         f'<article class="rag-doc" lang="zh-CN"><h3 class="rag-doc-title">{escape(document.title)}</h3>'
-        f'<p class="rag-doc-meta">{" · ".join(meta)}</p>{"".join(rows)}</article>'
+        f'<p class="rag-doc-meta">{" · ".join(meta)}</p>{changed}{"".join(rows)}</article>'
     )
 
 

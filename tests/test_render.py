@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 import re
 
 import pytest
@@ -184,6 +185,21 @@ def test_a_citation_link_names_the_exact_span_the_viewer_opens(answered, documen
     assert parse_citation_key(citation_key("a:b#2.txt", 3, 10, 20)).doc_id == "a:b#2.txt"
     for bad in ("", "x", "1:2:3:", "a:1:2:doc", "0:1:2:doc", "1:5:2:doc", None):
         assert parse_citation_key(bad) is None
+
+
+def test_a_citation_to_a_document_edited_since_says_so_instead_of_marking_other_words(answered, document):
+    reply = render_reply(answered, {document.doc_id: document})
+    target = parse_citation_key(html.unescape(re.search(r'<a class="rag-cite" href="([^"]+)"', reply).group(1)))
+    quote = answered.answers[0].text
+    unchanged = render_document(document, target.paragraph, target.start, target.end, target.digest)
+    assert f"<mark>{quote}</mark>" in unchanged and "has changed" not in unchanged
+    added = "此前补充一句说明。"  # an edit above the quote moves it: the old offsets now hold other words
+    edited = replace(document, text=added + document.text,
+                     paragraphs=tuple((a + len(added), b + len(added)) for a, b in document.paragraphs))
+    page = render_document(edited, target.paragraph, target.start, target.end, target.digest)
+    assert "has changed since the answer was given" in page and "<mark>" not in page
+    old_link = parse_citation_key(citation_key(target.doc_id, target.paragraph, target.start, target.end))
+    assert old_link.digest is None and old_link.doc_id == document.doc_id  # links made before digests still open
 
 
 def test_the_viewer_numbers_paragraphs_and_highlights_the_cited_sentence(document):
