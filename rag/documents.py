@@ -386,8 +386,18 @@ _FOOTER = re.compile(r"版权所有|ICP\s*备|公网安备|Copyright|©|技术�
 _CONTACT = re.compile(r"^\s*(地址|电话|传真|邮编|邮箱|E-?mail)\s*[:：]", re.I)  # chrome after the last sentence, content before it
 _COLUMN_LABEL = re.compile(r"^\s*[·•]\s*\S.{0,20}\s*[·•]\s*$")
 _BYLINE = re.compile(r"^\s*[（(]\s*[^（()）]{1,20}?\s*(供稿|供图|撰稿|编辑|责任编辑)[^（()）]{0,10}[）)]\s*$|^\s*(责任编辑|编辑|审核)\s*[:：]")
-_HEADER_FIELD = re.compile(r"(来源|作者|发布于|发布时间|发布日期|日期|时间|标题)\s*[:：]\s*")
+_HEADER_FIELD = re.compile(r"(来源|作者|发布于|发布时间|发布日期|日期|时间|标题|(?i:date|published(?: on)?|posted(?: on)?|source|author|title))\s*[:：]\s*")
+_ENGLISH_FIELDS = {"source": "来源", "author": "作者", "title": "标题", "date": "日期", "published": "发布于",
+                   "published on": "发布于", "posted": "发布于", "posted on": "发布于"}
 _PAGE_FIELDS = ("来源", "作者", "发布于", "发布时间", "发布日期")  # never body text; 日期/时间/标题 alone are, below the first sentence
+# a date header glued to the title before it, as PDF text extraction leaves it: "Annual ReportDate: 2020-11-05"
+_GLUED_HEADER = re.compile(r"(?<=[a-z\u4e00-\u9fff）)》])(?=(?:Date|Published|Posted|发布日期|发布时间)\s*[:：]\s*\S)")
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                "november", "december")
+_MONTHS = {**{name: i for i, name in enumerate(_MONTH_NAMES, 1)}, **{name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)},
+           "sept": 9}
+_ENGLISH_DATE = re.compile(r"\b(?:(?P<d1>\d{1,2})\s+(?P<m1>[A-Za-z]{3,9})\.?,?\s+(?P<y1>\d{4})"
+                           r"|(?P<m2>[A-Za-z]{3,9})\.?\s+(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y2>\d{4}))\b")
 _DATE = re.compile(r"(\d{4})\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})\s*日?")
 _TRAILER = re.compile(r"^\s*(?P<org>[^\[\]【】]{0,40}?)\s*[\[【(（]\s*(?P<date>\d{4}-\d{1,2}-\d{1,2})\s*[\]】)）]\s*$")
 _DOC_NUMBER = re.compile(r"^\s*(?P<num>[\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号)\s*$")
@@ -436,7 +446,7 @@ def _articles(lines: list[str], pages: list[int | None]) -> list[_Article]:
 def _document(article: _Article, doc_id: str, source: str, title_hint: str | None) -> Document | None:
     meta: dict[str, str] = {}
     kept: list[tuple[str, int | None, bool]] = []  # (line, page, blank line before it)
-    lines = [(raw.strip().strip("\u3000\xa0").strip(), page) for raw, page in article.lines]
+    lines = _unglued_head([(raw.strip().strip("\u3000\xa0").strip(), page) for raw, page in article.lines])
     prose = [i for i, (line, _) in enumerate(lines) if _HAS_SENTENCE_END.search(line) and not _is_chrome(line) and not _CONTACT.match(line)]
     first_prose, last_prose = (prose[0], prose[-1]) if prose else (len(lines), -1)
     blank = False
@@ -483,6 +493,20 @@ def _document(article: _Article, doc_id: str, source: str, title_hint: str | Non
     )
 
 
+def _unglued_head(lines: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    """Above the first sentence, a title with a date header glued to it (PDF text) is cut into title and header."""
+    out = []
+    in_head = True
+    for line, page in lines:
+        in_head = in_head and not _HAS_SENTENCE_END.search(line)
+        pieces = _GLUED_HEADER.split(line) if in_head else [line]
+        if len(pieces) == 2 and _is_title_like(pieces[0]) and _normal_date(pieces[1]):
+            out += [(pieces[0].strip(), page), (pieces[1].strip(), page)]
+        else:
+            out.append((line, page))
+    return out
+
+
 def _is_chrome(line: str, in_tail: bool = False) -> bool:
     """Breadcrumbs, column labels, bylines, widgets and footers; contact lines only in the tail below the last sentence."""
     if len(line) <= 80 and (_BREADCRUMB.search(line) or _COLUMN_LABEL.match(line) or _BYLINE.match(line)):
@@ -500,11 +524,11 @@ def _take_header(line: str, meta: dict[str, str], in_head: bool = True) -> bool:
     fields = list(_HEADER_FIELD.finditer(line))
     if not fields or fields[0].start() > 0 or len(line) > 100:
         return False
-    if not in_head and len(fields) == 1 and fields[0].group(1) not in _PAGE_FIELDS:
+    if not in_head and len(fields) == 1 and _ENGLISH_FIELDS.get(fields[0].group(1).lower(), fields[0].group(1)) not in _PAGE_FIELDS:
         return False
     for field, nxt in zip(fields, fields[1:] + [None]):
         value = line[field.end() : nxt.start() if nxt else len(line)].strip(" \u3000\xa0|｜")
-        key = field.group(1)
+        key = _ENGLISH_FIELDS.get(field.group(1).lower(), field.group(1))
         if key == "来源" and value:
             meta.setdefault("org", value)
         elif key == "标题" and value:
@@ -532,10 +556,19 @@ def _take_trailer(line: str, meta: dict[str, str]) -> bool:
 
 
 def _normal_date(value: str) -> str | None:
+    """YYYY-MM-DD of 2020-11-05, 2020年11月5日, 2020/11/5, 5 November 2020 or Nov. 5, 2020; None otherwise."""
     match = _DATE.search(value)
-    if not match:
-        return None
-    year, month, day = (int(g) for g in match.groups())
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+    else:
+        english = _ENGLISH_DATE.search(value)
+        if not english:
+            return None
+        g = english.groupdict()
+        month = _MONTHS.get((g["m1"] or g["m2"]).lower())
+        if month is None:
+            return None
+        year, day = int(g["y1"] or g["y2"]), int(g["d1"] or g["d2"])
     if not (1900 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31):
         return None
     return f"{year:04d}-{month:02d}-{day:02d}"

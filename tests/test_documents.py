@@ -544,3 +544,29 @@ def test_an_english_line_wrapped_mid_sentence_is_joined_with_a_space():
             "by Zhang Xiaoming, its chairman.\n")
     document = parse_documents(text, "wrapped-en.txt")[0]
     assert "which was chaired by Zhang Xiaoming, its chairman." in document.text
+
+
+def test_a_pdf_title_with_its_date_header_glued_on_is_read_as_title_and_date():
+    # pypdf leaves a title and the date line under it on one line when they share a baseline
+    text = "Annual Report on Science PopularisationDate: 5 November 2020\n\nThe report was published by the association. It covers 2019."
+    document = parse_documents(text, "report.pdf", pages=[1, 1, 1])[0]
+    assert document.title == "Annual Report on Science Popularisation"
+    assert document.date == "2020-11-05"
+    assert "Date:" not in document.text
+    chinese = parse_documents("科普工作年度报告发布日期：2020年11月5日\n本报告由协会发布。内容涵盖2019年。", "报告.pdf", pages=[1, 1])[0]
+    assert (chinese.title, chinese.date) == ("科普工作年度报告", "2020-11-05")
+
+
+def test_english_date_published_and_source_headers_give_the_documents_date_and_organisation():
+    for header, date in (("Date: 2020-11-05", "2020-11-05"), ("Published: November 5, 2020", "2020-11-05"),
+                         ("Published on: 12 March 2023", "2023-03-12"), ("Posted: Sept. 3, 2021", "2021-09-03")):
+        document = parse_documents(f"Acme Annual Report\n{header}\nSource: Acme Corporation\n\nThe company employs 1,234 people.", "acme.txt")[0]
+        assert (document.title, document.date, document.org) == ("Acme Annual Report", date, "Acme Corporation"), header
+        assert "Published" not in document.text and "Source:" not in document.text
+
+
+def test_a_date_line_inside_a_notice_stays_content_and_is_not_cut_from_its_sentence():
+    document = parse_documents("会议通知\n各单位：\n会议日期：2022年10月24日，地点在北京。\n请准时参加。", "通知.txt")[0]
+    assert "会议日期：2022年10月24日，地点在北京。" in document.text
+    english = parse_documents("Notice\n\nThe board met in March. Date: the meeting is on 5 May 2022.", "n.txt")[0]
+    assert "Date: the meeting is on 5 May 2022." in english.text
