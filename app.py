@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +19,7 @@ from rag.render import (
     DOCUMENT_HEADERS,
     document_rows,
     parse_citation_key,
+    progress_text,
     questions_from_history,
     render_document,
     render_message,
@@ -122,6 +124,20 @@ SCROLL_TO_CITATION = """
 """
 
 
+WAITING = "等待正在进行的索引完成（提问不受影响）/ Waiting for the indexing in progress (questions are still answered)"
+
+
+def embedding_progress(progress):
+    """A callback for the index build that moves the bar with passages embedded and the time left."""
+    started = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        if total:
+            progress(0.1 + 0.85 * done / total, desc=progress_text(done, total, time.monotonic() - started))
+
+    return report
+
+
 def build_app(pipeline) -> gr.Blocks:
     """The Blocks of the chat, documents and settings tabs, wired to one Pipeline."""
     settings = pipeline.settings
@@ -162,21 +178,27 @@ def build_app(pipeline) -> gr.Blocks:
         doc_id = row[2] if len(row) > 2 else None
         return render_document(pipeline.index.store.documents.get(doc_id))
 
-    def upload(file, progress=gr.Progress()):
-        if not file:
+    def upload(files, progress=gr.Progress()):
+        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files if isinstance(files, list) else [files]) if f]
+        if not paths:
             return (render_message("请先选择文件。/ Choose a file first.", ok=False), *library())
-        path = Path(file if isinstance(file, str) else getattr(file, "name", file))
-        progress(0.1, desc="检查并保存 / Checking and saving")
-        try:
-            added = add_upload(path, path.name, upload_folder, taken=names_elsewhere(upload_folder, pipeline.settings.corpus))
-        except RejectedUpload as problem:
-            return (render_message(str(problem), ok=False), *library())
-        progress(0.4, desc="建立索引 / Indexing")
-        pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        progress(0.05, desc="检查并保存 / Checking and saving")
+        added, refused = [], []
+        for path in paths:
+            try:
+                added.append(add_upload(path, path.name, upload_folder, taken=names_elsewhere(upload_folder, pipeline.settings.corpus)))
+            except RejectedUpload as problem:
+                refused.append(str(problem))
+        if added:
+            pipeline.reindex(warn=lambda m: print(m, file=sys.stderr), on_embedded=embedding_progress(progress),
+                             waiting=lambda: progress(0.1, desc=WAITING))
         progress(1.0, desc="完成 / Done")
-        note = "（内容相同，已在文档库中）/ (same content, already in the corpus)" if added.already_there else ""
-        message = f"已加入并索引 {added.source}，{len(added.documents)} 篇文档{note}。/ Added and indexed {added.source}: {len(added.documents)} document(s)."
-        return (render_message(message), *library())
+        lines = []
+        for item in added:
+            note = "（内容相同，已在文档库中）/ (same content, already in the corpus)" if item.already_there else ""
+            lines.append(f"已加入并索引 {item.source}，{len(item.documents)} 篇文档{note}。/ Added and indexed {item.source}: {len(item.documents)} document(s).")
+        message = "".join(render_message(line) for line in lines) + "".join(render_message(r, ok=False) for r in refused)
+        return (message, *library())
 
     def delete(source, progress=gr.Progress()):
         if not source:
@@ -186,12 +208,13 @@ def build_app(pipeline) -> gr.Blocks:
         except RejectedUpload as problem:
             return (render_message(str(problem), ok=False), *library())
         progress(0.4, desc="更新索引 / Updating the index")
-        pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        pipeline.reindex(warn=lambda m: print(m, file=sys.stderr), waiting=lambda: progress(0.2, desc=WAITING))
         return (render_message(f"已删除 {source}。/ Deleted {source}."), *library())
 
     def reindex(progress=gr.Progress()):
-        progress(0.2, desc="建立索引 / Indexing")
-        report = pipeline.reindex(warn=lambda m: print(m, file=sys.stderr))
+        progress(0.02, desc="建立索引 / Indexing")
+        report = pipeline.reindex(warn=lambda m: print(m, file=sys.stderr), on_embedded=embedding_progress(progress),
+                                  waiting=lambda: progress(0.02, desc=WAITING))
         return (render_message(report.summary()), *library())
 
     with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
@@ -231,7 +254,7 @@ def build_app(pipeline) -> gr.Blocks:
                         with gr.Group():
                             upload_file = gr.File(
                                 label=f"上传 / Upload ({' '.join(SUPPORTED_SUFFIXES)}, ≤ {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)",
-                                file_types=list(SUPPORTED_SUFFIXES), type="filepath", elem_id="rag-upload",
+                                file_types=list(SUPPORTED_SUFFIXES), type="filepath", elem_id="rag-upload", file_count="multiple",
                             )
                             upload_button = gr.Button("上传并索引 / Upload and index", variant="primary")
                         with gr.Row():

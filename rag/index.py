@@ -303,8 +303,10 @@ class _Piece:
     sentence_vectors: np.ndarray | None = None
 
 
-def build_index(settings: Settings, embedder=None, progress: bool = True, warn=None) -> BuildReport:
-    """Index the corpus folders into settings.index_dir, reusing the vectors of unchanged files."""
+def build_index(settings: Settings, embedder=None, progress: bool = True, warn=None, on_embedded=None) -> BuildReport:
+    """Index the corpus folders into settings.index_dir, reusing the vectors of unchanged files.
+
+    on_embedded(done, total): called as texts are embedded (the slow part), for a progress bar with an ETA."""
     started = time.perf_counter()
     warn = warn or (lambda message: print(message, file=sys.stderr))
     if embedder is None:
@@ -354,7 +356,7 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
             report.skipped.append((corpus_file.source, "no text"))
             continue
         pieces.append(piece)
-    _embed_new(pieces, embedder, progress, report)
+    _embed_new(pieces, embedder, progress, report, on_embedded)
     if old is not None:
         old.close()
     report.bytes_on_disk = _write(settings, embedder, pieces, skipped, report)
@@ -390,7 +392,10 @@ def build_index_from_documents(settings: Settings, embedder, documents: list[Doc
     return report
 
 
-def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildReport) -> None:
+EMBED_CHUNK = 128  # texts embedded between two progress reports
+
+
+def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildReport, on_embedded=None) -> None:
     """Embed, in large batches, the passages and sentences of every piece that has no vectors yet."""
     fresh = [p for p in pieces if p.passage_vectors is None]
     passage_texts = [passage_view(x) for p in fresh for x in p.passages]
@@ -400,8 +405,18 @@ def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildRepo
         by_id = {x.id: x for x in p.passages}
         sentence_texts += [texts[by_id[pid].doc_id][s:e] for pid, s, e in p.sentences]
     if passage_texts:
-        passage_vectors = embedder.encode_passages(passage_texts, progress=progress)
-        sentence_vectors = embedder.encode_passages(sentence_texts, progress=progress) if sentence_texts else np.zeros((0, embedder.dim), np.float32)
+        if on_embedded is None:
+            passage_vectors = embedder.encode_passages(passage_texts, progress=progress)
+            sentence_vectors = embedder.encode_passages(sentence_texts, progress=progress) if sentence_texts else np.zeros((0, embedder.dim), np.float32)
+        else:
+            every = passage_texts + sentence_texts
+            parts = []
+            on_embedded(0, len(every))
+            for i in range(0, len(every), EMBED_CHUNK):
+                parts.append(embedder.encode_passages(every[i : i + EMBED_CHUNK]))
+                on_embedded(min(i + EMBED_CHUNK, len(every)), len(every))
+            vectors = np.vstack(parts).astype(np.float32, copy=False)
+            passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts) :]
         a = b = 0
         for p in fresh:
             p.passage_vectors = passage_vectors[a : a + len(p.passages)]

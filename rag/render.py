@@ -27,6 +27,7 @@ __all__ = [
     "viewer_placeholder",
     "citation_key",
     "text_digest",
+    "progress_text",
     "parse_citation_key",
     "questions_from_history",
     "document_rows",
@@ -333,6 +334,22 @@ def _when(built_at: str | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo is not None else "")
+
+
+def progress_text(done: int, total: int, seconds: float) -> str:
+    """What the upload bar says while passages are embedded: count, share and, once measurable, the time left."""
+    share = f"{done}/{total}"
+    if done <= 0 or seconds < 1:
+        return f"嵌入段落 {share} / Embedding passages {share}"
+    left = seconds / done * (total - done)
+    if left < 60:
+        zh, en = f"约剩 {max(1, round(left))} 秒", f"about {max(1, round(left))} s left"
+    else:
+        minutes = round(left / 60)
+        zh, en = f"约剩 {minutes} 分钟", f"about {minutes} min left"
+    if done >= total:
+        zh, en = "即将完成", "finishing"
+    return f"嵌入段落 {share} · {zh} / Embedding passages {share} · {en}"
 
 
 def render_message(text: str, ok: bool = True) -> str:

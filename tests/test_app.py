@@ -87,7 +87,7 @@ def test_an_uploaded_docx_is_indexed_and_cited_until_it_is_deleted(client, serve
     before = ask(client, "彩虹会议由谁主持？")
     assert "彩虹会议纪要.docx" not in cited_sources(before)
 
-    message, table, _, status = client.predict(handle_file(str(path)), api_name="/upload")
+    message, table, _, status = client.predict([handle_file(str(path))], api_name="/upload")
     assert "已加入并索引 彩虹会议纪要.docx" in text_of(message), message
     assert (served["corpus"] / "彩虹会议纪要.docx").is_file()
     rows = table_rows(table)
@@ -116,16 +116,38 @@ def test_a_file_that_fails_to_read_is_refused_and_nothing_changes(client, served
     files_before = sorted(p.name for p in served["corpus"].iterdir())
     fake = tmp_path / "notice.pdf"
     fake.write_text("这其实是一段文字，不是 PDF。", encoding="utf-8")
-    message, table, _, _ = client.predict(handle_file(str(fake)), api_name="/upload")
+    message, table, _, _ = client.predict([handle_file(str(fake))], api_name="/upload")
     assert "not a PDF" in text_of(message) and "rag-error" in message
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4\n% a header and nothing a reader can use\n")
-    message, table, _, status = client.predict(handle_file(str(broken)), api_name="/upload")
+    message, table, _, status = client.predict([handle_file(str(broken))], api_name="/upload")
     assert "broken.pdf" in text_of(message) and "not added" in text_of(message) and "rag-error" in message
     assert sorted(p.name for p in served["corpus"].iterdir()) == files_before  # the saved copy was removed again
     assert "002_0676de67ad7a5ad1.txt" in [row[2] for row in table_rows(table)]
     assert "broken.pdf" not in str(table) and "notice.pdf" not in str(table)
     assert ask(client, NINGXIA)["answers"][0]["short"] == "陈红缨"
+
+
+def test_several_files_uploaded_at_once_are_indexed_together_and_a_bad_one_is_named_without_losing_the_others(client, served, tmp_path):
+    from gradio_client import handle_file
+
+    first, second, bad = tmp_path / "蓝天会议.txt", tmp_path / "绿地会议.txt", tmp_path / "坏文件.pdf"
+    first.write_text("测试科协召开蓝天会议\n\n2023年3月1日，测试科协召开蓝天会议，会议由赵一鸣主持。", encoding="utf-8")
+    second.write_text("测试科协召开绿地会议\n\n2023年3月2日，测试科协召开绿地会议，会议由钱二多主持。", encoding="utf-8")
+    bad.write_text("不是 PDF", encoding="utf-8")
+    message, table, _, _ = client.predict([handle_file(str(first)), handle_file(str(bad)), handle_file(str(second))], api_name="/upload")
+    shown = text_of(message)
+    assert "已加入并索引 蓝天会议.txt" in shown and "已加入并索引 绿地会议.txt" in shown and "not a PDF" in shown
+    sources = [row[2] for row in table_rows(table)]
+    assert "蓝天会议.txt" in sources and "绿地会议.txt" in sources and "坏文件.pdf" not in sources
+    assert best_short(ask(client, "绿地会议由谁主持？")) == "钱二多"
+    for name in ("蓝天会议.txt", "绿地会议.txt"):
+        client.predict(name, api_name="/delete")
+    assert not (served["corpus"] / "蓝天会议.txt").exists()
+
+
+def best_short(result: dict) -> str | None:
+    return result["answers"][0]["short"] if result["answers"] else None
 
 
 def test_a_client_without_the_login_is_refused(served):

@@ -197,6 +197,19 @@ def test_changing_one_file_re_embeds_only_that_files_passages(settings, embedder
         index.close()
 
 
+def test_a_build_reports_its_embedding_progress_up_to_every_text_and_keeps_vectors_aligned(settings, embedder):
+    seen: list[tuple[int, int]] = []
+    report = build_index(settings, embedder, progress=False, warn=lambda m: None, on_embedded=lambda done, total: seen.append((done, total)))
+    total = report.embedded_passages + report.embedded_sentences
+    assert seen[0] == (0, total) and seen[-1] == (total, total) and len(seen) > 2
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    index = load_index(settings.index_dir, "fake-hash")
+    try:
+        assert_vectors_belong_to_their_passages(index, embedder)
+    finally:
+        index.close()
+
+
 def test_adding_a_file_embeds_only_the_new_file(settings, embedder, corpus):
     build(settings, embedder)
     (corpus / "005_new_notice.txt").write_text(

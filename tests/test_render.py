@@ -12,6 +12,7 @@ from rag.render import (
     citation_key,
     document_rows,
     parse_citation_key,
+    progress_text,
     questions_from_history,
     render_document,
     render_question,
@@ -214,6 +215,14 @@ def test_the_viewer_numbers_paragraphs_and_highlights_the_cited_sentence(documen
     assert page.count("<mark>") == 1
     assert "rag-current" not in render_document(document) and "<mark>" not in render_document(document)
     assert "no longer in the index" in render_document(None)
+
+
+def test_the_upload_bar_counts_passages_embedded_and_says_the_time_left():
+    assert progress_text(0, 900, 0.0) == "嵌入段落 0/900 / Embedding passages 0/900"
+    assert progress_text(300, 900, 60.0).endswith("300/900 · about 2 min left")  # a minute for a third: two more
+    assert "约剩 2 分钟" in progress_text(300, 900, 60.0)
+    assert progress_text(850, 900, 85.0).endswith("about 5 s left")
+    assert progress_text(900, 900, 90.0).endswith("finishing")
 
 
 def test_earlier_questions_are_read_back_from_the_chat_history():
