@@ -1,6 +1,8 @@
 """The trained reader against the rule path, side by side in one run: `python -m benchmarks.reader_bench`.
 
-Quality on the seed set and the CMRC 2018 trial set (open setting: retrieve from all 256 paragraphs,
+Three answer paths over the same retrieval: `short` (the default: the rule path quotes, the reader picks the
+short answer inside the quote and vetoes), `full` (the reader picks passage, quote and span) and `off` (the
+hand-set rules alone). Quality on the seed set and the CMRC 2018 trial set (open setting: retrieve from all 256 paragraphs,
 then answer), the reader given the gold paragraph, the wrong-fact questions, `ask` latency on the
 seeds as a ratio to the query embedding, `ask` cold over a 1,000-paragraph corpus (DRCD test, 300
 traditional questions, each asked once), and the start to the first answer. Writes
@@ -35,10 +37,12 @@ KEYS = ("paragraph_r1", "sentence_hit1", "sentence_hit3", "short_f1", "short_em"
         "false_abstention", "abstained_unanswerable", "unanswerable", "latency_p50_ms", "latency_p95_ms")
 
 
-def rule_twin(pipeline: Pipeline) -> Pipeline:
-    """The same index and embedder, answering by the rule path."""
-    twin = Pipeline(replace(pipeline.settings, reader="off"), pipeline.embedder, pipeline.index)
-    return twin
+PATHS = ("short", "full", "off")
+
+
+def twins(pipeline: Pipeline) -> dict[str, Pipeline]:
+    """The same index and embedder, answering by each path."""
+    return {path: Pipeline(replace(pipeline.settings, reader=path), pipeline.embedder, pipeline.index) for path in PATHS}
 
 
 def quality(pipeline: Pipeline, questions: list[dict]) -> dict:
@@ -119,20 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     seeds_set, seeds = set_pipeline("seeds")
-    seeds.reader  # noqa: B018 - wait for the reader before timing
-    rules = rule_twin(seeds)
-    out["seeds"] = {"reader": quality(seeds, seeds_set.questions), "rules": quality(rules, seeds_set.questions)}
-    out["wrong_facts_seeds"] = {"reader": abstained(seeds, WRONG_FACTS["seeds"]), "rules": abstained(rules, WRONG_FACTS["seeds"])}
+    paths = twins(seeds)
+    for p in paths.values():
+        p.reader  # noqa: B018 - wait for the reader before timing
+    out["seeds"] = {name: quality(p, seeds_set.questions) for name, p in paths.items()}
+    out["wrong_facts_seeds"] = {name: abstained(p, WRONG_FACTS["seeds"]) for name, p in paths.items()}
     asked = [q["question"] for q in seeds_set.questions]
-    out["latency_seeds"] = {"reader": latency(seeds, asked), "rules": latency(rules, asked)}
+    out["latency_seeds"] = {name: latency(p, asked) for name, p in paths.items()}
     if cmrc_available():
         from rag.reader.evaluate import evaluate_gold
 
         cmrc_set, cmrc = set_pipeline("cmrc")
-        cmrc_rules = rule_twin(cmrc)
-        out["cmrc"] = {"reader": quality(cmrc, cmrc_set.questions), "rules": quality(cmrc_rules, cmrc_set.questions)}
-        out["wrong_facts_cmrc"] = {"reader": abstained(cmrc, WRONG_FACTS["cmrc"]), "rules": abstained(cmrc_rules, WRONG_FACTS["cmrc"])}
-        reader = cmrc.reader
+        paths = twins(cmrc)
+        out["cmrc"] = {name: quality(p, cmrc_set.questions) for name, p in paths.items()}
+        out["wrong_facts_cmrc"] = {name: abstained(p, WRONG_FACTS["cmrc"]) for name, p in paths.items()}
+        reader = paths["short"].reader
         out["cmrc_gold_paragraph"] = evaluate_gold(reader.model, reader.tokenizer, CMRC)
     if not args.skip_cold:
         out["cold_drcd"] = cold(args.cold_sample) or cold(args.cold_sample, "cmrc")
@@ -149,7 +154,7 @@ def write_section(out: dict) -> None:
     for name in ("seeds", "cmrc"):
         if name not in out:
             continue
-        for path in ("reader", "rules"):
+        for path in PATHS:
             m = out[name][path]
             rows.append(f"| {name} | {path} | {m['paragraph_r1']} | {m['sentence_hit1']} | {m['sentence_hit3']} | {m['short_f1']} | "
                         f"{m['short_em']} | {m['false_abstention']} ({m['abstention_rate_answerable']:.1%}) | "
@@ -159,22 +164,23 @@ def write_section(out: dict) -> None:
         BEGIN,
         "## Reader against the rule path",
         "",
-        f"`python -m benchmarks.reader_bench`, {out['date']}. One run, one index per set, the same retrieval; `reader` is the",
-        "trained reader (rag/answer.py, the default), `rules` the hand-set sentence scorer it replaces (rag/rules.py, `RAG_READER=off`).",
+        f"`python -m benchmarks.reader_bench`, {out['date']}. One run, one index per set, the same retrieval. `short` (the default) is",
+        "the rule path's quote with the trained reader's span inside it as the short answer and its answerability as a veto; `full`",
+        "is the reader alone choosing passage, quote and span (rag/answer.py); `off` the hand-set rules alone (rag/rules.py).",
         "CMRC is the open setting: every question is asked against all 256 trial paragraphs.",
         "",
         "| set | path | paragraph R@1 | sentence hit@1 | hit@3 | short F1 | short EM | false abstentions | unanswerable abstained | ask p50 / p95 ms |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"- Wrong-fact questions (year, ordinal, place, organisation, person changed) that abstain: seeds "
-        f"{out['wrong_facts_seeds']['reader']} (rules {out['wrong_facts_seeds']['rules']})"
-        + (f", CMRC paragraphs {out['wrong_facts_cmrc']['reader']} (rules {out['wrong_facts_cmrc']['rules']})." if "wrong_facts_cmrc" in out else "."),
+        "- Wrong-fact questions (year, ordinal, place, organisation, person changed) that abstain: seeds "
+        + ", ".join(f"{p} {out['wrong_facts_seeds'][p]}" for p in PATHS)
+        + ("; CMRC paragraphs " + ", ".join(f"{p} {out['wrong_facts_cmrc'][p]}" for p in PATHS) if "wrong_facts_cmrc" in out else "") + ".",
         (f"- The reader given the gold paragraph (CMRC trial, {out['cmrc_gold_paragraph']['n']} q): F1 {out['cmrc_gold_paragraph']['f1']}, "
          f"EM {out['cmrc_gold_paragraph']['em']} (published BERT-base on CMRC dev: F1 84)." if "cmrc_gold_paragraph" in out else ""),
-        f"- `ask` on the seeds, 3 passes: reader p50 {lat['reader']['ask_p50_ms']} ms (p95 {lat['reader']['ask_p95_ms']}), "
-        f"{lat['reader']['ask_over_embedding']}× the query embedding ({lat['reader']['embed_p50_ms']} ms); rules p50 "
-        f"{lat['rules']['ask_p50_ms']} ms ({lat['rules']['ask_over_embedding']}×).",
+        "- `ask` on the seeds, 3 passes, p50 (p95) and the ratio to the query embedding ("
+        f"{lat['short']['embed_p50_ms']} ms): " + "; ".join(f"{p} {lat[p]['ask_p50_ms']} ms ({lat[p]['ask_p95_ms']}), "
+                                                           f"{lat[p]['ask_over_embedding']}×" for p in PATHS) + ".",
         (f"- `ask` cold over the {out['cold_drcd']['corpus']} index, {out['cold_drcd']['questions']} questions each asked once in a fresh "
          f"process: p50 {out['cold_drcd']['p50_ms']} ms, p95 {out['cold_drcd']['p95_ms']} ms, max {out['cold_drcd']['max_ms']} ms."
          if out.get("cold_drcd") else "- `ask` cold over DRCD: not run."),

@@ -75,35 +75,50 @@ def record(pipeline, reader: Reader, question: str, gold: list[str], source: str
             "retrieved": [h.passage.doc_id for h in hits[:depth]], "readings": rows, "rule": rule}
 
 
+@dataclass(frozen=True)
+class Case:
+    """One question the calibration asks: answerable or not, and for a negative, what makes it one."""
+
+    question: str
+    answers: list[str]
+    source: str | None
+    kind: str  # answerable | unanswerable | wrong-fact | not-in-corpus | changed-fact
+    exclude: str | None = None  # not-in-corpus: the document taken out of the hits
+
+
+def cases(name: str, eval_set, pipeline, limit: int = 0):
+    """The set's questions with their negatives: the wrong-fact file; for CMRC each question again with its own
+    paragraph taken out of the hits, and with a number changed to one its paragraph never mentions."""
+    from rag.reader.train import changed_fact
+
+    wrong = WRONG_FACTS[name]
+    for q in load_qa(wrong) if wrong.exists() else []:
+        yield Case(q["question"], [], None, "wrong-fact")
+    questions = eval_set.questions[:limit] if limit and name == "cmrc" else eval_set.questions
+    rng = random.Random(7)
+    for n, q in enumerate(questions):
+        yield Case(q["question"], q["answers"], q["source"], "answerable" if q["answers"] else "unanswerable")
+        if name == "cmrc":
+            yield Case(q["question"], [], None, "not-in-corpus", exclude=q["source"])
+            changed = changed_fact(q["question"], pipeline.index.store.documents[q["source"]].text, rng)
+            if changed:
+                yield Case(changed, [], None, "changed-fact")
+        if n % 100 == 0:
+            print(f"{name}: {n}/{len(questions)}", file=sys.stderr, flush=True)
+
+
 def collect(weights: Path, refresh: bool, limit: int, int8: bool) -> dict[str, list[dict]]:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     path = CACHE_DIR / f"readings-{digest}-{limit}{'-int8' if int8 else ''}{'' if A.READ_CONTEXT else '-nocontext'}.json"
     if path.exists() and not refresh:
         return json.loads(path.read_text())
-    from rag.reader.train import changed_fact
-
     reader = Reader.load(weights, int8=int8, threads=2)
     out: dict[str, list[dict]] = {}
     for name in ("seeds", "cmrc") if cmrc_available() else ("seeds",):
         eval_set, pipeline = set_pipeline(name)
-        rows = []
-        questions = eval_set.questions[:limit] if limit and name == "cmrc" else eval_set.questions
-        rng = random.Random(7)
-        wrong = WRONG_FACTS[name]
-        for q in load_qa(wrong) if wrong.exists() else []:
-            rows.append(record(pipeline, reader, q["question"], [], None, "wrong-fact", depth=3))
-        for n, q in enumerate(questions):
-            kind = "answerable" if q["answers"] else "unanswerable"
-            rows.append(record(pipeline, reader, q["question"], q["answers"], q["source"], kind))
-            if name == "cmrc":
-                rows.append(record(pipeline, reader, q["question"], [], None, "not-in-corpus", exclude=q["source"], depth=3))
-                context = pipeline.index.store.documents[q["source"]].text
-                changed = changed_fact(q["question"], context, rng)
-                if changed:
-                    rows.append(record(pipeline, reader, changed, [], None, "changed-fact", depth=3))
-            if n % 100 == 0:
-                print(f"{name}: {n}/{len(questions)}", file=sys.stderr, flush=True)
-        out[name] = rows
+        out[name] = [record(pipeline, reader, c.question, c.answers, c.source, c.kind, exclude=c.exclude,
+                            depth=DEPTH if c.kind in ("answerable", "unanswerable") else 3)
+                     for c in cases(name, eval_set, pipeline, limit)]
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False))
     return out

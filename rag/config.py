@@ -23,7 +23,7 @@ class Settings:
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
     ann_above: int = 50_000  # RAG_ANN_ABOVE: exact search up to this many passages, IVF with exact re-scoring above
     max_answers: int = 3  # RAG_MAX_ANSWERS
-    reader: str = "off"  # RAG_READER: on (the trained reader picks the answer span) | off (the rule path, rag/rules.py; the default until the reader beats it)
+    reader: str = "short"  # RAG_READER: short (the rule path quotes, the trained reader picks the short answer and vetoes) | full (the reader picks passage, quote and span) | off (rules only, no torch)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`
     max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
     corpus_given: bool = False  # set when RAG_CORPUS or --corpus names the corpus; else an index answers from its own
@@ -71,7 +71,7 @@ def embed_threads(settings: "Settings", building: bool) -> int | None:
     return (os.cpu_count() or 1) if building else 1
 
 
-_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("on", "off")}
+_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("short", "full", "off")}
 _AT_LEAST_ONE = ("top_k", "candidates", "max_answers", "max_question_chars", "max_passage_chars", "rrf_k", "ann_above")
 
 

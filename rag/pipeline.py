@@ -8,6 +8,7 @@ import time
 import unicodedata
 
 from . import answer as reader_answers
+from . import facts
 from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
@@ -97,10 +98,15 @@ class Pipeline:
         """Load jieba's dictionaries, OpenCC and the engine now, so the first question is as fast as the rest."""
         self.ask("谁在哪天主持了会议？")
 
-    def reindex(self, warn=None):
-        """Re-index the corpus (incrementally) and swap the new index in; questions see old or new, never half."""
+    def reindex(self, warn=None, on_embedded=None, waiting=None):
+        """Re-index the corpus (incrementally) and swap the new index in; questions see old or new, never half.
+
+        Questions are answered all along. Another re-index (an upload, a delete) waits its turn: waiting()
+        is called first when it has to."""
+        if waiting is not None and self._lock.locked():
+            waiting()
         with self._lock:
-            report = build_index(self.settings, self.embedder, progress=False, warn=warn)
+            report = build_index(self.settings, self.embedder, progress=False, warn=warn, on_embedded=on_embedded)
             fresh = load_index(self.settings.index_dir, self.embedder.name)
             self.index = fresh  # one reference swap: a question in flight keeps the index it started with
         return report
@@ -141,11 +147,17 @@ class Pipeline:
             glossary = glossary_for(index)
             extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
         reader = self.reader
-        if reader is not None:
+        if reader is not None and self.settings.reader == "full":
             answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown)
         else:
             answers, _ = rules.extract_answers(index, q.text, vector, hits, limit, typed=text, extra_tokens=extra,
                                                unknown_concepts=unknown)
+            if reader is not None and answers:
+                answers = reader_answers.read_quotes(reader, index, q, answers, hits)
+        if answers:
+            answers, difference = facts.checked(answers, q.normal, q.tokens, index.store.documents)
+            if not answers and notice is None:
+                notice = difference.message()
         shown_hits = hits[: top_k or self.settings.top_k]
         titles = {h.passage.doc_id: (index.store.documents[h.passage.doc_id].title, index.store.documents[h.passage.doc_id].source) for h in shown_hits}
         return Response(shown, bool(answers), answers, shown_hits, _ms(started), titles, notice)

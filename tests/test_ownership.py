@@ -181,7 +181,7 @@ def test_deleting_a_five_thousand_character_name_says_so_without_a_path_or_trace
     ({"RAG_MAX_QUESTION_CHARS": "0"}, "max_question_chars must be at least 1"),
     ({"RAG_FUSION": "bogus"}, "fusion must be one of convex, rrf"),
     ({"RAG_DENSE_SHARE": "nan"}, "dense_share must lie between 0 and 1"),
-    ({"RAG_READER": "maybe"}, "reader must be one of on, off"),
+    ({"RAG_READER": "maybe"}, "reader must be one of short, full, off"),
 ])
 def test_a_bad_setting_is_refused_at_start_with_a_line_that_names_it(env, says):
     from rag.config import Settings

@@ -14,6 +14,7 @@ class Window:
     context_from: int                 # index in ids of the first context token
     offsets: list[tuple[int, int]]    # character offsets in the passage of ids[context_from:-1]
     first_char: int = 0               # a span may not start before this character (a title read as context)
+    last_char: int | None = None      # … nor end after this one (a span asked for inside a given sentence)
 
 
 def question_tokens(tok: E5Tokenizer, question: str) -> list[int]:
@@ -28,15 +29,20 @@ def window(tok: E5Tokenizer, qids: list[int], ctx: Tokens, a: int, b: int) -> Wi
     return Window(head + ctx.ids[a:b] + [tok.eos], len(head), ctx.offsets[a:b])
 
 
-def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride: int, first_char: int = 0) -> list[Window]:
-    """Every window of the passage, overlapping by max_len - stride context tokens."""
+def windows(tok: E5Tokenizer, qids: list[int], ctx: Tokens, max_len: int, stride: int, first_char: int = 0,
+            last_char: int | None = None) -> list[Window]:
+    """Every window of the passage, overlapping by max_len - stride context tokens.
+
+    With last_char, a span must lie in [first_char, last_char): windows holding none of it are left out."""
     budget = max_len - len(qids) - 4
     out = []
     a = 0
     while True:
         b = min(a + budget, len(ctx.ids))
         w = window(tok, qids, ctx, a, b)
-        out.append(Window(w.ids, w.context_from, w.offsets, first_char) if first_char else w)
+        inside = last_char is None or any(s >= first_char and e <= last_char and e > s for s, e in w.offsets)
+        if inside:
+            out.append(Window(w.ids, w.context_from, w.offsets, first_char, last_char) if first_char or last_char is not None else w)
         if b >= len(ctx.ids):
             return out
         a += min(stride, budget)

@@ -89,10 +89,11 @@ def best_span(w: Window, s: np.ndarray, e: np.ndarray, answerable: float, max_sp
     if b <= a:
         return None
     cs, ce = s[a:b].copy(), e[a:b].copy()
-    if w.first_char:
-        before = np.array([off[0] < w.first_char for off in w.offsets])
-        cs[before] = -np.inf
-        ce[before] = -np.inf
+    if w.first_char or w.last_char is not None:
+        last = np.inf if w.last_char is None else w.last_char
+        outside = np.array([off[0] < w.first_char or off[1] > last for off in w.offsets])
+        cs[outside] = -np.inf
+        ce[outside] = -np.inf
     n = b - a
     # score[i, j] = cs[i] + ce[j] for i <= j < i + max_span
     i = np.arange(n)[:, None]

