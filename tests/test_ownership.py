@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
+from rag.config import Settings
 from rag.index import IndexRefused, MARKER, build_index, read_manifest
 from rag.pipeline import Pipeline
 
@@ -207,3 +209,79 @@ def test_the_same_content_under_two_names_is_indexed_once_and_the_copy_is_report
     assert any("copy-of-000.txt" in w and "the same content as 000_8167ffdbf6281ae2.txt" in w for w in warnings)
     manifest = read_manifest(tmp_path / "index")
     assert [s["path"] for s in manifest["skipped"]] == ["copy-of-000.txt"]
+
+
+# ---------------------------------------------------------------- a property: nothing outside the index folder is removed
+
+
+NAMES = st.sampled_from(["notes.txt", "a.md", ".env", "id_rsa", "报告.txt", "sub/deep.txt", ".hidden/x.txt", "thesis.tex"])
+INDEX_AT = st.sampled_from(["fresh", "A", "B", "root", "A/sub", "victim", "outside", "index_twice", "linked"])
+
+
+def _snapshot(root: Path, skip: Path | None) -> dict[str, bytes]:
+    """Every regular file under root (symlinks not followed), except those inside the index folder."""
+    files = {}
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if skip is not None and (path.resolve() == skip or skip in path.resolve().parents):
+            continue
+        files[str(path.relative_to(root))] = path.read_bytes()
+    return files
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.lists(NAMES, max_size=4, unique=True), b=st.lists(NAMES, max_size=4, unique=True),
+       victim=st.lists(NAMES, min_size=1, max_size=3, unique=True), index_at=INDEX_AT, both=st.booleans(),
+       delete=st.one_of(st.none(), NAMES, st.just("../outside/keep.txt")))
+def test_no_file_outside_the_index_folder_is_ever_removed_whatever_the_folders_and_arguments(tmp_path_factory, a, b, victim, index_at,
+                                                                                           both, delete):
+    import shutil as _shutil
+
+    from rag.corpus import RejectedUpload, delete_source
+    from rag.index import IndexProblem, build_index, load_index
+
+    root = tmp_path_factory.mktemp("layout")
+    for folder, names in (("A", a), ("B", b), ("victim", victim), ("outside", ["keep.txt"])):
+        for name in names:
+            path = root / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{folder}/{name}：2023年3月1日，测试科协召开会议，会议由赵一鸣主持。", encoding="utf-8")
+    (root / "A").mkdir(exist_ok=True)
+    (root / "B").mkdir(exist_ok=True)
+    (root / "A" / "linked").symlink_to(root / "outside", target_is_directory=True)  # a symlinked folder out of the corpus
+    corpus = (root / "A", root / "B") if both else (root / "A",)
+    index_dir = {"fresh": root / "idx", "root": root, "index_twice": root / "idx", "linked": root / "A" / "linked"}.get(index_at, root / index_at)
+    settings = Settings.from_env(env={}, corpus=corpus, index_dir=index_dir, embedder="fake-hash")
+    embedder = FakeEmbedder()
+    if index_at == "index_twice":  # an index already there is an index: rebuilding it is allowed
+        build_index(settings, embedder, progress=False, warn=lambda m: None)
+    from rag.index import is_index_folder
+
+    # files inside the index folder may go only when it is an index (or nothing) already
+    own = index_dir.resolve() if not index_dir.exists() or is_index_folder(index_dir) else None
+    before = _snapshot(root, own)
+    deleted = None
+    try:
+        build_index(settings, embedder, progress=False, warn=lambda m: None)
+        if delete is not None:
+            index = load_index(index_dir, "fake-hash")
+            try:
+                indexed = {e["path"] for e in index.manifest.get("corpus", [])}
+            finally:
+                index.close()
+            try:
+                deleted = delete_source(delete, corpus, indexed)
+            except RejectedUpload:
+                pass
+    except IndexProblem:
+        pass
+    after = _snapshot(root, own)
+    gone = set(before) - set(after)
+    if deleted is not None:  # the one file a delete may remove: an indexed document inside its corpus folder
+        assert gone == {str(Path(deleted).relative_to(root))}
+        assert any(Path(deleted).resolve().parent == f.resolve() or f.resolve() in Path(deleted).resolve().parents for f in corpus)
+    else:
+        assert not gone, f"removed {sorted(gone)} (index at {index_at})"
+    assert all(after[name] == before[name] for name in after if name in before)
+    _shutil.rmtree(root, ignore_errors=True)
