@@ -130,12 +130,14 @@ def test_a_50_mb_text_file_is_refused_by_its_size_without_being_read_whole(tmp_p
     big = corpus / "huge.txt"
     with open(big, "wb") as handle:  # sparse: instant, and no disk used
         handle.truncate(50 * 1024 * 1024)
+    from pathlib import Path
+
     from rag import documents
 
     def never(*_args, **_kwargs):
         raise AssertionError("the oversize file was read whole")
 
-    monkeypatch.setattr(documents.Path, "read_bytes", never)
+    monkeypatch.setattr(Path, "read_bytes", never)
     with pytest.raises(documents.UnreadableFile, match="MB"):
         documents.read_file(big)
     monkeypatch.undo()
