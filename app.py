@@ -319,6 +319,7 @@ def main() -> None:
         print(problem, file=sys.stderr)
         raise SystemExit(2) from None
     pipeline = Pipeline.open(settings)
+    pipeline.wait_for_reader = False  # the first seconds' questions get the rule path's short answer, not a wait
     demo = build_app(pipeline)
     demo.queue(default_concurrency_limit=2).launch(
         **launch_options(),

@@ -36,6 +36,7 @@ class Pipeline:
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
         self._reader = None
         self._reader_ready = threading.Event()
+        self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
         if settings.reader == "off":  # the rule path answers; torch is never imported
             self._reader_ready.set()
 
@@ -66,6 +67,11 @@ class Pipeline:
         self.load_reader()
         self._reader_ready.wait()
         return self._reader
+
+    def reader_if_ready(self):
+        """The reader when it has loaded, else None (its load goes on in the background)."""
+        self.load_reader(background=True)
+        return self._reader if self._reader_ready.is_set() else None
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder=None, build: str = "if-needed", warn=None) -> "Pipeline":
@@ -146,7 +152,7 @@ class Pipeline:
         if q.latin:
             glossary = glossary_for(index)
             extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
-        reader = self.reader
+        reader = self.reader if self.wait_for_reader else self.reader_if_ready()
         if reader is not None and self.settings.reader == "full":
             answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown)
         else:
