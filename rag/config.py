@@ -23,7 +23,7 @@ class Settings:
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
     ann_above: int = 50_000  # RAG_ANN_ABOVE: exact search up to this many passages, IVF with exact re-scoring above
     max_answers: int = 3  # RAG_MAX_ANSWERS
-    reader: str = "short"  # RAG_READER: short (the rule path quotes, the trained reader picks the short answer and vetoes) | full (the reader picks passage, quote and span) | off (rules only, no torch)
+    reader: str = "short"  # RAG_READER: short (the rule path quotes, the trained reader picks the short answer inside the quote) | full (the reader picks passage, quote and span) | off (rules only, no torch)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`
     max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
     corpus_given: bool = False  # set when RAG_CORPUS or --corpus names the corpus; else an index answers from its own

