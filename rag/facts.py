@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .question import mentions
 from .schema import Document
 from .text import normalize
 
@@ -29,7 +30,7 @@ _NOT_ORGANISATIONS = {"俱乐部", "总部", "本部", "分部", "干部", "支�
 class Difference:
     """A fact of the question that the document states otherwise (or never)."""
 
-    kind: str            # year | ordinal | congress | organisation
+    kind: str            # name | year | ordinal | congress | organisation
     asked: str           # as the question says it: 2020年, 第七次, 十九大, 教育部
     found: str | None    # what the document says instead, when it says one thing of that kind
 
@@ -42,13 +43,19 @@ class Difference:
                 f" / The documents never mention {self.asked}, so no answer is given.")
 
 
-def contradiction(question_normal: str, question_tokens: tuple[str, ...], document: Document, quote: str = "") -> Difference | None:
+def contradiction(question_normal: str, question_tokens: tuple[str, ...], document: Document, quote: str = "",
+                  names: tuple[str, ...] = ()) -> Difference | None:
     """The first fact of the question that the document contradicts, or None when none does.
 
-    quote: the sentence cited; a differing fact it states is named first (else the title's, else the first)."""
-    if not _states_facts(question_normal, question_tokens):  # most questions: nothing to check, the document unread
+    quote: the sentence cited; a differing fact it states is named first (else the title's, else the first).
+    names: the people, places and organisations the question names; one the document never names is a difference
+    (李巨峰 asked, 蒋巨峰 written)."""
+    if not names and not _states_facts(question_normal, question_tokens):  # most questions: the document unread
         return None
     haystack = normalize(f"{document.title}\n{document.text}")
+    for name in names:
+        if not mentions(haystack, name):
+            return Difference("name", name, None)
     for kind, pattern, unit in _FACTS:
         for match in pattern.finditer(question_normal):
             asked = match.group(0) + (unit if kind == "year" else "")
@@ -100,12 +107,14 @@ def _others(haystack: str, kind: str, pattern: re.Pattern, match: re.Match) -> l
     return found
 
 
-def checked(answers: list, question_normal: str, question_tokens: tuple[str, ...], documents) -> tuple[list, Difference | None]:
+def checked(answers: list, question_normal: str, question_tokens: tuple[str, ...], documents,
+            names: tuple[str, ...] = ()) -> tuple[list, Difference | None]:
     """The answers whose documents contradict nothing the question states, and the first difference found."""
     kept, first = [], None
     for answer in answers:
         document = documents.get(answer.citation.doc_id)
-        difference = contradiction(question_normal, question_tokens, document, answer.text) if document is not None else None
+        difference = (contradiction(question_normal, question_tokens, document, answer.text, names)
+                      if document is not None else None)
         if difference is None:
             kept.append(answer)
         elif first is None:

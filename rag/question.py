@@ -8,7 +8,7 @@ from .crosslingual import is_latin
 from .spans import question_kind
 from .text import STOPWORDS, normalize, tokens
 
-__all__ = ["Question", "analyse", "asked_unit", "named_entities"]
+__all__ = ["Question", "analyse", "asked_unit", "mentions", "misses_a_name", "named_entities"]
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,29 @@ def named_entities(question: str) -> list[str]:
     from .spans import tagged_words
 
     text = normalize(question)
-    return list(dict.fromkeys(w.word for w in tagged_words(text) if w.flag in _ENTITY_FLAGS and len(w.word) >= 2))
+    words = list(tagged_words(text))
+    found = []
+    for i, w in enumerate(words):
+        if w.word in _SURNAMES and w.flag == "nr" and i + 1 < len(words):  # 李 + 巨峰: jieba splits an unknown name
+            given = words[i + 1]
+            if given.flag.startswith("nr") and 1 <= len(given.word) <= 2:
+                found.append(w.word + given.word)
+                words[i + 1] = given.__class__(given.word, "x")  # the given name alone is no name of its own
+                continue
+        if w.flag in _ENTITY_FLAGS and len(w.word) >= 2:
+            found.append(w.word)
+    return list(dict.fromkeys(found))
+
+
+# The commonest Chinese surnames (one character), for joining a surname jieba split from an unknown given name.
+_SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 
 
 def misses_a_name(haystack_normal: str, names: list[str]) -> bool:
     """Whether the text never mentions one of the names the question gives."""
-    return any(not _mentions(haystack_normal, name) for name in names)
+    return any(not mentions(haystack_normal, name) for name in names)
 
 
-def _mentions(haystack: str, name: str) -> bool:
+def mentions(haystack: str, name: str) -> bool:
     """Whether the passage mentions the name, with or without its 省/市/区 suffix."""
     return name in haystack or (_PLACE_SUFFIX.search(name) is not None and _PLACE_SUFFIX.sub("", name) in haystack and len(name) > 2)

@@ -49,3 +49,15 @@ def test_the_congress_the_quoted_sentence_names_decides_not_another_one_the_docu
 ])
 def test_a_question_whose_facts_the_document_states_is_not_refused(question):
     assert differs(question) is None
+
+
+def test_a_person_the_document_never_names_is_a_difference_even_when_jieba_splits_the_name():
+    # 李巨峰 asked, the document is about 蒋巨峰: jieba splits 李 / 巨峰, and 巨峰 alone is in the document
+    document = Document(doc_id="bio.txt", source="bio.txt", title="蒋巨峰", date=None, org=None, doc_number=None,
+                        text="蒋巨峰，浙江诸暨人。1984年6月至1985年1月任中共浙江省诸暨县委宣传部副部长。", paragraphs=((0, 40),))
+    q = analyse("1984年6月至1985年1月，李巨峰担任什么职务？")
+    assert "李巨峰" in q.names
+    found = contradiction(q.normal, q.tokens, document, "", q.names)
+    assert found is not None and "文档中没有提到李巨峰" in found.message()
+    same = analyse("1984年6月至1985年1月，蒋巨峰担任什么职务？")
+    assert contradiction(same.normal, same.tokens, document, "", same.names) is None
