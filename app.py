@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
 
+from rag.conversation import Turn
 from rag.corpus import MAX_UPLOAD_BYTES, RejectedUpload, add_upload, delete_source, names_elsewhere
 from rag.documents import SUPPORTED_SUFFIXES
+from rag.feedback import FeedbackProblem, FeedbackStore, answer_record, feedback_path
 from rag.render import (
     DOCUMENT_HEADERS,
+    conversation_markdown,
     document_rows,
     parse_citation_key,
     progress_text,
-    questions_from_history,
     render_document,
     render_message,
     render_question,
@@ -71,6 +74,7 @@ a.rag-cite:hover, a.rag-cite:focus { background: rgba(37, 99, 235, .2); outline:
 .rag-none { font-weight: 600; }
 .rag-related-head { font-size: .92em; font-weight: 600; color: var(--body-text-color-subdued, #555); margin-top: .6em !important; }
 .rag-notice { font-size: .9em; color: #b45309; }
+.rag-read-as { font-size: .85em; color: var(--body-text-color-subdued, #666); margin: 0 0 .3em !important; }
 #rag-viewer, #rag-document-viewer { padding: .2em .6em; }
 .rag-doc-title { font-size: 1.15em; font-weight: 700; margin: .2em 0 .2em; line-height: 1.5; }
 .rag-doc-changed { border-left: 3px solid #c60; padding: .3em .6em; background: rgba(204, 102, 0, .08); }
@@ -143,14 +147,58 @@ def build_app(pipeline) -> gr.Blocks:
     settings = pipeline.settings
     upload_folder = Path(settings.corpus[0])
 
-    def respond(message, history, top_k, max_answers, show_scores):
-        history = list(history or [])
+    feedback = FeedbackStore(feedback_path(settings.index_dir))
+    exports = Path(tempfile.mkdtemp(prefix="rag-chat-"))
+
+    def respond(message, history, turns, top_k, max_answers, show_scores):
+        history, turns = list(history or []), list(turns or [])
         if not isinstance(message, str) or not message.strip():
-            return gr.update(), history
-        response = pipeline.ask(message, history=questions_from_history(history), top_k=int(top_k), max_answers=int(max_answers))
+            return gr.update(), history, turns, gr.update()
+        earlier = [Turn(t["question"], t["short"] or t["answer"], t["answer"], t["read_as"]) for t in turns]
+        response = pipeline.ask(message, history=earlier, top_k=int(top_k), max_answers=int(max_answers))
         reply = render_reply(response, pipeline.index.store.documents, bool(show_scores))
         history += [{"role": "user", "content": render_question(message)}, {"role": "assistant", "content": reply}]
-        return "", history
+        turns.append(answer_record(response, pipeline.index.manifest.get("built_at")))
+        return "", history, turns, gr.update(value=write_markdown(turns), interactive=True)
+
+    def write_markdown(turns) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        path = exports / f"chat-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{len(turns)}.md"
+        path.write_text(conversation_markdown(turns, when), encoding="utf-8")
+        return str(path)
+
+    def on_like(turns, data: gr.LikeData, request: gr.Request):
+        """👍 / 👎 on an answer: stored beside the index; a 👎 opens the box for a correction."""
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turns = list(turns or [])
+        number = int(index) // 2 if isinstance(index, int) else -1
+        if data.liked not in (True, False) or not 0 <= number < len(turns):  # an un-like: nothing to store
+            return None, gr.update(visible=False), ""
+        try:
+            row = feedback.record(turns[number], bool(data.liked), getattr(request, "username", None))
+        except FeedbackProblem as problem:
+            return None, gr.update(visible=False), render_message(str(problem), ok=False)
+        if data.liked:
+            return None, gr.update(visible=False), render_message("谢谢！已记录。/ Thank you: noted.")
+        return row, gr.update(visible=True), ""
+
+    def send_correction(row, right_answer, documents_dont_say):
+        if row is None:
+            return row, gr.update(), render_message("请先点 👎。/ Press 👎 on an answer first.", ok=False), "", False
+        try:
+            feedback.correct(row, right_answer, bool(documents_dont_say))
+        except FeedbackProblem as problem:
+            return row, gr.update(visible=True), render_message(str(problem), ok=False), right_answer, documents_dont_say
+        return None, gr.update(visible=False), render_message("谢谢！更正已记录。/ Thank you: the correction is noted."), "", False
+
+    def current_status():
+        status = dict(pipeline.status())
+        try:
+            counts = feedback.counts()
+            status["feedback"] = (counts.up, counts.down, counts.corrected)
+        except FeedbackProblem:
+            pass
+        return render_status(status)
 
     def open_citation(raw):
         target = parse_citation_key(raw)
@@ -159,9 +207,11 @@ def build_app(pipeline) -> gr.Blocks:
         document = pipeline.index.store.documents.get(target.doc_id)
         return render_document(document, target.paragraph, target.start, target.end, target.digest)
 
-    def ask(question: str) -> dict:
-        """Answer a question by quoting the documents: the object of `python -m rag ask --json`."""
-        return response_to_json(pipeline.ask(question if isinstance(question, str) else ""))
+    def ask(question: str, history: list | None = None) -> dict:
+        """Answer a question by quoting the documents: the object of `python -m rag ask --json`. history: the earlier
+        turns, [{"question": …, "answer": …}, …], from which a follow-up is read (the reply's read_as says how)."""
+        return response_to_json(pipeline.ask(question if isinstance(question, str) else "",
+                                             history=history if isinstance(history, list) else None))
 
     def library():
         index = pipeline.index
@@ -171,7 +221,7 @@ def build_app(pipeline) -> gr.Blocks:
         for d in sorted(documents.values(), key=lambda d: d.doc_id):
             titles.setdefault(d.source, d.title)
         choices = [(f"{source} — {title}", source) for source, title in sorted(titles.items())]
-        return document_rows(documents, counts), gr.update(choices=choices, value=None), render_status(pipeline.status())
+        return document_rows(documents, counts), gr.update(choices=choices, value=None), current_status()
 
     def open_document(evt: gr.SelectData):
         row = evt.row_value or []
@@ -228,7 +278,7 @@ def build_app(pipeline) -> gr.Blocks:
                     with gr.Column(scale=3, min_width=360):
                         chatbot = gr.Chatbot(
                             label="对话 / Chat", show_label=False, elem_id="rag-chat", height=560, render_markdown=False, sanitize_html=True,
-                            latex_delimiters=[], allow_tags=False, feedback_options=None, layout="panel", buttons=["copy_all"],
+                            latex_delimiters=[], allow_tags=False, feedback_options=("Like", "Dislike"), layout="panel", buttons=["copy_all"],
                             placeholder="在下方输入问题，回答会引用文档原文。<br>Type a question below; answers quote the documents.",
                         )
                         with gr.Row():
@@ -237,6 +287,14 @@ def build_app(pipeline) -> gr.Blocks:
                                 elem_id="rag-question", scale=5, lines=1, max_lines=4, autofocus=True,
                             )
                             ask_button = gr.Button("提问 / Ask", variant="primary", scale=1, min_width=90, elem_id="rag-ask")
+                        with gr.Group(visible=False, elem_id="rag-correction") as correction_box:
+                            right_answer = gr.Textbox(label="正确答案（可选）/ The right answer (optional)", elem_id="rag-right-answer",
+                                                      lines=1, max_lines=3)
+                            dont_say = gr.Checkbox(label="文档中没有答案 / The documents don't say", elem_id="rag-dont-say")
+                            correction_button = gr.Button("提交更正 / Send correction", elem_id="rag-send-correction", size="sm")
+                        feedback_message = gr.HTML("", elem_id="rag-feedback-message")
+                        download = gr.DownloadButton("下载对话 (Markdown) / Download the chat", value=None, interactive=False,
+                                                     elem_id="rag-download", size="sm")
                         gr.Examples(EXAMPLES, inputs=question, label="示例问题 / Example questions")
                     with gr.Column(scale=2, min_width=320):
                         gr.Markdown("### 原文 / Source document")
@@ -278,12 +336,20 @@ def build_app(pipeline) -> gr.Blocks:
                         show_scores = gr.Checkbox(value=False, label="显示得分 / Show scores")
                     with gr.Column():
                         gr.Markdown("### 索引状态 / Index status")
-                        status = gr.HTML(render_status(pipeline.status()), elem_id="rag-status")
+                        status = gr.HTML(current_status(), elem_id="rag-status")
                         reindex_button = gr.Button("重新索引文档库 / Re-index the corpus")
 
-        chat_inputs = [question, chatbot, top_k, max_answers, show_scores]
-        question.submit(respond, chat_inputs, [question, chatbot], api_visibility="private")
-        ask_button.click(respond, chat_inputs, [question, chatbot], api_visibility="private")
+        turns = gr.State([])  # each reply's question, reading, answer and citations: follow-ups, feedback, the download
+        feedback_row = gr.State(None)  # the 👎 a correction belongs to
+        chat_inputs = [question, chatbot, turns, top_k, max_answers, show_scores]
+        chat_outputs = [question, chatbot, turns, download]
+        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
+        ask_button.click(respond, chat_inputs, chat_outputs, api_visibility="private")
+        chatbot.clear(lambda: ([], None, gr.update(visible=False), gr.update(value=None, interactive=False)), None,
+                      [turns, feedback_row, correction_box, download], api_visibility="private")  # a new conversation
+        chatbot.like(on_like, turns, [feedback_row, correction_box, feedback_message], api_visibility="private", queue=False)
+        correction_button.click(send_correction, [feedback_row, right_answer, dont_say],
+                                [feedback_row, correction_box, feedback_message, right_answer, dont_say], api_visibility="private")
         cite_target.change(open_citation, cite_target, viewer, api_visibility="private").then(None, js=SCROLL_TO_CITATION)
 
         library_outputs = [table, delete_choice, status]

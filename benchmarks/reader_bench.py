@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from rag.pipeline import Pipeline
 
 from .cache import CACHE_DIR
 from .corpora import CMRC, cmrc_available
+from .report import replace_section
 from .machine import ROOT
 from .reader_calibrate import WRONG_FACTS, set_pipeline
 
@@ -240,12 +240,7 @@ def write_section(out: dict) -> None:
          if isinstance(out.get("start_to_first_answer_s"), dict) else ""),
         END,
     ])
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in current:
-        current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + text + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
+    replace_section(RESULTS, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,17 @@ def foreign_sections(previous: str, markdown: str) -> list[str]:
     return [section.rstrip("\n") + "\n" for section in sections[1:] if section.splitlines()[0] not in ours]
 
 
+def replace_section(path: Path, begin: str, end: str, text: str) -> None:
+    """Put text (which starts with begin and ends with end) in place of the marked section of a results file, or
+    append it when the file has none."""
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if begin in current:
+        current = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: text, current, flags=re.S)
+    else:
+        current = current.rstrip() + "\n\n" + text + "\n"
+    path.write_text(current, encoding="utf-8")
+
+
 def summary_line(results: dict) -> str:
     """The one JSON object --quick prints last."""
     ask = results["latency"]["ask"]

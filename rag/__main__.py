@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("query")
     ask = commands.add_parser("ask", help="answer a question (or one a line from stdin)")
     ask.add_argument("question", nargs="?")
+    feedback = commands.add_parser("feedback", help="what people said of the answers in the chat")
+    feedback_commands = feedback.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    export = feedback_commands.add_parser("export", help="write 👍 and corrected 👎 items as a seed-set JSONL file")
+    export.add_argument("file", type=Path)
+    export.add_argument("--index", type=Path, dest="index_dir", help="the index whose feedback (default .rag_index/)")
     evaluate = commands.add_parser("eval", help="evaluate on a SQuAD file or a JSONL question set")
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--squad", type=Path)
@@ -49,12 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     from embeddings import EmbedderUnavailable
     from rag.config import Settings
     from rag.evaluate import BadEvalFile
+    from rag.feedback import FeedbackProblem
     from rag.index import IndexProblem
 
     overrides = {
-        "corpus": tuple(args.corpus) if args.corpus else None,
-        "index_dir": args.index_dir,
-        "embedder": args.embedder,
+        "corpus": tuple(args.corpus) if getattr(args, "corpus", None) else None,
+        "index_dir": getattr(args, "index_dir", None),
+        "embedder": getattr(args, "embedder", None),
         "top_k": getattr(args, "top_k", None),
     }
     try:
@@ -63,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: a RAG_* variable is not valid ({exc})", file=sys.stderr)
         return 2
     try:
-        return {"index": _index, "search": _search, "ask": _ask, "eval": _eval}[args.command](args, settings)
-    except (IndexProblem, EmbedderUnavailable, BadEvalFile, UsageError) as problem:
+        return {"index": _index, "search": _search, "ask": _ask, "eval": _eval, "feedback": _feedback}[args.command](args, settings)
+    except (IndexProblem, EmbedderUnavailable, BadEvalFile, UsageError, FeedbackProblem) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -139,9 +145,40 @@ def _ask(args, settings) -> int:
         return 0
     sys.stdin.reconfigure(errors="replace")  # a line that is not UTF-8 is answered, not a traceback
     for line in sys.stdin:
-        question = line.rstrip("\r\n")
-        response = pipeline.ask(question)
-        print(json.dumps(response_to_json(response), ensure_ascii=False), flush=True)  # stdin mode is always JSON lines
+        question, history, problem = _read_line(line.rstrip("\r\n"))
+        response = pipeline.ask(question, history=history)
+        out = response_to_json(response)
+        if problem:
+            out["notice"] = problem
+        print(json.dumps(out, ensure_ascii=False), flush=True)  # stdin mode is always JSON lines
+    return 0
+
+
+def _read_line(line: str) -> tuple[str, list, str | None]:
+    """A stdin line: a bare question, or {"question": …, "history": [{"question": …, "answer": …}, …]}.
+
+    A line that starts with "{" but is not such an object is answered as a bare question, and told so."""
+    if not line.lstrip().startswith("{"):
+        return line, [], None
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError:
+        return line, [], None
+    if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+        return "", [], 'a JSON line needs a "question" string / 一行 JSON 需要 "question" 字符串'
+    history = item.get("history")
+    if history is not None and not isinstance(history, list):
+        return item["question"], [], '"history" must be a list of {"question", "answer"} objects; it was left out'
+    return item["question"], history or [], None
+
+
+def _feedback(args, settings) -> int:
+    from rag.feedback import FeedbackStore, feedback_path
+
+    store = FeedbackStore(feedback_path(settings.index_dir))
+    written = store.export(args.file)
+    counts = store.counts()
+    print(f"wrote {written} item(s) to {args.file} (👍 {counts.up}, 👎 {counts.down}, of them corrected {counts.corrected})")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from . import spans
 from .index import Index
 from .question import Question, misses_a_name
 from .rules import document_number_hits
@@ -330,6 +331,37 @@ def read_quotes(reader, index: Index, question: Question, answers: list[Answer],
         short = (answer.short or read) if question.latin else merged_short(answer.short, read, question.kind)
         kept.insert(0, replace(answer, short=short))
     return kept
+
+
+def with_titles(index: Index, answers: list[Answer], question: Question, hits: list[Hit]) -> list[Answer]:
+    """For 陈红缨是什么职务？: the short answer is the whole title an official sentence writes before the name the
+    question asks about (自治区科协党组书记、主席), not the one part of it the reader picked (党组书记), and a sentence
+    of the top passages that writes such a title answers even where the rule path abstained (怀进鹏的职务是什么？).
+    A rule kept because the reader measurably loses here: on the seed questions that ask a position it gave a part
+    of the title, and the rule path's sentence score found no sentence for 怀进鹏 or 王志刚."""
+    if not spans.asks_title(question.normal) or not question.names:
+        return answers
+    if answers:
+        for name in question.names:
+            title = spans.title_of(answers[0].text, name)
+            if title:
+                return [replace(answers[0], short=title), *answers[1:]]
+    documents = list(dict.fromkeys(h.passage.doc_id for h in hits[:TITLE_DOCUMENTS]))
+    for rank, doc_id in enumerate(documents):  # an official text writes the whole title at a name's first mention
+        document = index.store.documents[doc_id]
+        for paragraph, (p_start, p_end) in enumerate(document.paragraphs, start=1):
+            for start, end in sentence_spans(document.text, p_start, p_end):
+                for name in question.names:
+                    title = spans.title_of(document.text[start:end], name)
+                    if title:
+                        page = document.pages[paragraph - 1] if document.pages and paragraph - 1 < len(document.pages) else None
+                        citation = Citation(document.doc_id, document.title, document.source, document.date, paragraph, start, end, page)
+                        found = Answer(text=document.text[start:end], short=title, score=round(1.0 / (1 + rank), 4), citation=citation)
+                        return [found, *[a for a in answers if a.citation.doc_id != doc_id or a.citation.start != start]]
+    return answers
+
+
+TITLE_DOCUMENTS = 3  # passages whose documents are searched for a title written before the asked name
 
 
 def merged_short(rule_short: str | None, reader_short: str | None, kind: str | None = None) -> str | None:

@@ -29,15 +29,17 @@ __all__ = [
     "text_digest",
     "progress_text",
     "parse_citation_key",
-    "questions_from_history",
     "document_rows",
     "DOCUMENT_HEADERS",
     "render_status",
     "render_message",
+    "conversation_markdown",
+    "READ_AS_LABEL",
 ]
 
 NOT_FOUND = {"zh": "文档中没有找到答案。", "en": "The documents do not answer this."}
 SOURCES_LABEL = "来源 / Sources"
+READ_AS_LABEL = "理解为 / Read as"
 RELATED_LABEL = "可能相关 / Possibly related"
 CHANGED_NOTICE = ("这个文档在回答之后已修改，引用的句子已不在原处；请重新提问。"
                   " / This document has changed since the answer was given: the quoted sentence is no longer there. Ask again.")
@@ -79,6 +81,8 @@ def render_reply(response: Response, documents: Mapping[str, Document], show_sco
     parts = [f'<div class="rag-reply" lang="{"zh-CN" if language == "zh" else "en"}">']
     if response.notice:
         parts.append(f'<p class="rag-notice">{escape(response.notice)}</p>')
+    if response.read_as and response.read_as != response.question:  # a follow-up completed: show how it was read
+        parts.append(f'<p class="rag-read-as">{READ_AS_LABEL}: {escape(response.read_as)}</p>')
     if response.answered and response.answers:
         parts.append(_answers(response.answers, documents, show_scores))
     elif response.question.strip():
@@ -280,21 +284,6 @@ def _paragraph_text(text: str, p_start: int, p_end: int, start: int | None, end:
 # ---------------------------------------------------------------- chat history, tables, status
 
 
-def questions_from_history(messages: Iterable | None) -> list[str]:
-    """The earlier questions of a chat, as typed, from the Chatbot's messages (content a string or a list of parts)."""
-    questions = []
-    for message in messages or []:
-        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        if role != "user":
-            continue
-        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        if isinstance(content, (list, tuple)):
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type", "text") == "text")
-        if isinstance(content, str) and content.strip():
-            questions.append(html.unescape(content).strip())
-    return questions
-
-
 def document_rows(documents: Mapping[str, Document], passage_counts: Mapping[str, int]) -> list[list]:
     """One table row per indexed document: title, date, doc id (the source file, #n for a later article), passages."""
     ordered = sorted(documents.values(), key=lambda d: (d.source, d.doc_id))
@@ -310,6 +299,9 @@ def render_status(status: Mapping) -> str:
         ("向量模型 / Embedder", status.get("embedder") or "—"),
         ("建立于 / Built", _when(status.get("built_at"))),
     ]
+    if status.get("feedback") is not None:
+        up, down, corrected = status["feedback"]
+        rows.append(("反馈 / Feedback", f"👍 {up} · 👎 {down}（其中 {corrected} 条附更正 / {corrected} with a correction）"))
     cells = "".join(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in rows)
     skipped = status.get("skipped") or []
     note = ""
@@ -355,3 +347,39 @@ def progress_text(done: int, total: int, seconds: float) -> str:
 def render_message(text: str, ok: bool = True) -> str:
     """A one-line result of an upload or a deletion."""
     return f'<p class="rag-msg {"rag-ok" if ok else "rag-error"}">{escape(text)}</p>'
+
+
+# ---------------------------------------------------------------- the chat as a Markdown file
+
+
+def conversation_markdown(records: Iterable[Mapping], when: str) -> str:
+    """The chat as Markdown: each question (and how it was read), its answer, and every citation in full
+    (document, date, file, paragraph, quoted sentence). records: rag.feedback.answer_record of each reply."""
+    lines = [f"# 对话 / Conversation · {when}", ""]
+    for number, record in enumerate(records, start=1):
+        question = record.get("question", "")
+        lines += [f"## {number}. {_md_line(question)}", ""]
+        read_as = record.get("read_as")
+        if read_as and read_as != question:
+            lines += [f"*{READ_AS_LABEL}: {_md_line(read_as)}*", ""]
+        citations = record.get("citations") or []
+        if not record.get("answered") or not citations:
+            lines += [NOT_FOUND[question_language(question)], ""]
+            continue
+        if record.get("short"):
+            lines += [f"**{_md_line(record['short'])}**", ""]
+        for n, c in enumerate(citations, start=1):
+            lines.append(f"> {_md_line(c.get('text', ''))} [{n}]")
+            lines.append(">")
+        lines[-1:] = [""]
+        for n, c in enumerate(citations, start=1):
+            lines.append(f"[{n}] {_md_line(c.get('title', ''))} · {c.get('date') or '日期不详 / no date'} · "
+                         f"{_md_line(c.get('source', ''))} · ¶{c.get('paragraph')} — “{_md_line(c.get('text', ''))}”")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_line(text: str) -> str:
+    """One line of Markdown from document or user text: no line breaks, no link, image, emphasis or HTML syntax."""
+    flat = re.sub(r"\s+", " ", str(text or "")).strip()
+    return re.sub(r"([\\`*\[\]<>])", r"\\\1", flat)  # no link, image, code or HTML; _ inside names stays plain

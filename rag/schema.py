@@ -68,6 +68,7 @@ class Response:
     latency_ms: float = 0.0
     titles: dict[str, tuple[str, str]] = field(default_factory=dict)  # doc_id → (title, source), for rendering hits
     notice: str | None = None  # a message for the person asking (empty question, too long, …)
+    read_as: str | None = None  # the question as read: a follow-up completed from the conversation; None = as typed
 
 
 def response_to_json(response: Response) -> dict:
@@ -97,6 +98,7 @@ def response_to_json(response: Response) -> dict:
         "latency_ms": round(response.latency_ms, 1),
         "answers": answers,
         "passages": passages,
+        "read_as": response.read_as if response.read_as is not None else response.question,
     }
     if response.notice:
         out["notice"] = response.notice

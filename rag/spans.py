@@ -41,6 +41,29 @@ def question_kind(question: str) -> str | None:
     return None
 
 
+_ASKS_TITLE = re.compile(r"职务|职位|官职|头衔|担任什么|任什么职|什么身份|\bposition\b|\bjob title\b|\bwhat title\b|\brole\b", re.I)
+_TITLE_END = re.compile(r"(书记|主席|部长|组长|主任|院长|局长|厅长|省长|市长|委员|常委|巡视员|馆长|理事长|秘书长|校长|会长|成员|负责人|"
+                        r"总经理|董事长|司长|处长|署长|总监|总裁|主编|所长|队长|社长|总工程师|参事)$")
+
+
+def asks_title(question_normal: str) -> bool:
+    """Whether the question asks for a person's position (陈红缨是什么职务？ / What is her position?)."""
+    return _ASKS_TITLE.search(question_normal) is not None
+
+
+def title_of(quote: str, name: str) -> str | None:
+    """The title an official sentence writes before a name: 自治区科协党组书记、主席陈红缨主持会议 → 自治区科协党组书记、主席.
+
+    The reader picks one part of such a title (党组书记); the whole run before the name is the answer."""
+    at = quote.find(name)
+    if at <= 0:
+        return None
+    before = quote[:at]
+    start = max(before.rfind(c) for c in "，,。；;：:（(“\"\n") + 1
+    title = re.sub(r"^(?:\d{1,2}月\d{1,2}日(?:上午|下午)?|由|在|经|据|是|为)+", "", before[start:].strip())
+    return title if 2 <= len(title) <= 40 and _TITLE_END.search(title) else None
+
+
 # ---------------------------------------------------------------- candidate spans in a sentence
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿"

@@ -284,3 +284,13 @@ def test_delete_removes_the_file_and_never_leaves_the_corpus(tmp_path):
     assert delete_source("notice.txt", [corpus], indexed) == added.path
     assert not added.path.exists()
     assert os.listdir(corpus) == []
+
+
+def test_ask_endpoint_takes_the_conversation_and_says_how_it_read_the_follow_up(client):
+    history = [{"question": NINGXIA, "answer": "陈红缨"}]
+    result = client.predict("他是什么职务？", history, api_name="/ask")
+    assert result["question"] == "他是什么职务？" and result["read_as"] == "陈红缨是什么职务？"
+    assert result["answers"][0]["short"] == "自治区科协党组书记、主席"
+    assert result["answers"][0]["citation"]["doc_id"].startswith("002_") and result["answers"][0]["citation"]["paragraph"] == 2
+    alone = ask(client, NINGXIA)
+    assert alone["read_as"] == NINGXIA

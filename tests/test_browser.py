@@ -34,7 +34,7 @@ def served(tmp_path_factory, seed_settings, pipeline):
     base = tmp_path_factory.mktemp("browser")
     corpus, index = prepare(base, SEEDS, seed_settings.index_dir, extra={"999_markup_test.txt": EVIL_NOTICE})
     with running_app(corpus, index, base / "server.log") as url:
-        yield url
+        yield {"url": url, "index": index}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def page(browser, served):
     page.requests, page.dialogs = [], []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(served)
+    page.goto(served["url"])
     page.wait_for_selector("#rag-question textarea", timeout=60_000)
     yield page
     context.close()
@@ -99,9 +99,48 @@ def test_a_question_shows_the_answer_and_a_clicked_citation_opens_the_highlighte
 def test_a_follow_up_question_is_read_with_the_earlier_ones(page, artifacts):
     ask(page, "宁夏科协党组扩大会议是哪天召开的？")
     assert last_reply(page).locator(".rag-short strong").inner_text() == "10月25日"
+    assert last_reply(page).locator(".rag-read-as").count() == 0  # a question that stands alone is not rewritten
     ask(page, "由谁主持？")  # alone it finds another meeting's chair; after the first question, Ningxia's
     assert last_reply(page).locator(".rag-short strong").inner_text() == "陈红缨"
+    ask(page, "她是什么职务？")  # the person is only in the previous answer
+    reply = last_reply(page)
+    assert reply.locator(".rag-read-as").inner_text() == "理解为 / Read as: 陈红缨是什么职务？"
+    assert reply.locator(".rag-short strong").inner_text() == "自治区科协党组书记、主席"
     page.screenshot(path=str(artifacts / "chat_follow_up.png"))
+
+
+def test_a_thumbs_down_with_a_correction_reaches_the_feedback_export(page, served, artifacts, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    ask(page, "科技部党组会议由谁主持？")
+    assert last_reply(page).locator(".rag-short strong").inner_text() == "王志刚"
+    page.locator("#rag-chat button[aria-label='踩'], #rag-chat button[aria-label='Dislike']").last.click()  # zh-CN: 踩
+    page.locator("#rag-right-answer textarea").wait_for(state="visible", timeout=30_000)
+    page.fill("#rag-right-answer textarea", "科技部党组书记、部长王志刚")
+    page.click("#rag-send-correction")
+    page.wait_for_function("document.querySelector('#rag-feedback-message')?.innerText.includes('更正已记录')", timeout=30_000)
+    page.screenshot(path=str(artifacts / "chat_feedback.png"))
+    target = tmp_path / "feedback.jsonl"
+    done = subprocess.run([sys.executable, "-m", "rag", "feedback", "export", str(target), "--index", str(served["index"])],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    items = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert {"question": "科技部党组会议由谁主持？", "answers": ["科技部党组书记、部长王志刚"], "feedback": "down"}.items() <= items[-1].items()
+
+
+def test_the_chat_downloads_as_markdown_with_every_citation(page, artifacts):
+    ask(page, "宁夏科协党组扩大会议由谁主持？")
+    ask(page, "该会议是哪天召开的？")
+    with page.expect_download(timeout=30_000) as waiting:
+        page.click("#rag-download")
+    text = Path(waiting.value.path()).read_text(encoding="utf-8")
+    (artifacts / "chat.md").write_text(text, encoding="utf-8")
+    assert "## 1. 宁夏科协党组扩大会议由谁主持？" in text and "**陈红缨**" in text
+    assert "## 2. 该会议是哪天召开的？" in text and "*理解为 / Read as: 宁夏科协党组扩大会议是哪天召开的？*" in text
+    assert "自治区科协召开党组扩大会议传达学习党的二十大精神 · 2022-10-27 · 002_0676de67ad7a5ad1.txt · ¶2" in text
+    assert "> 自治区科协党组书记、主席陈红缨主持会议" in text
 
 
 def test_unanswerable_questions_say_so_in_the_language_asked(page, artifacts):

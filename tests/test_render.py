@@ -13,7 +13,6 @@ from rag.render import (
     document_rows,
     parse_citation_key,
     progress_text,
-    questions_from_history,
     render_document,
     render_question,
     render_reply,
@@ -223,17 +222,6 @@ def test_the_upload_bar_counts_passages_embedded_and_says_the_time_left():
     assert "约剩 2 分钟" in progress_text(300, 900, 60.0)
     assert progress_text(850, 900, 85.0).endswith("about 5 s left")
     assert progress_text(900, 900, 90.0).endswith("finishing")
-
-
-def test_earlier_questions_are_read_back_from_the_chat_history():
-    typed = "<b>宁夏</b> & 科协？"
-    history = [
-        {"role": "user", "content": [{"type": "text", "text": render_question(typed)}]},  # as Gradio 6 hands it back
-        {"role": "assistant", "content": [{"type": "text", "text": "<div>…</div>"}]},
-        {"role": "user", "content": render_question("那重庆呢？")},
-    ]
-    assert questions_from_history(history) == [typed, "那重庆呢？"]
-    assert questions_from_history(None) == []
 
 
 def test_document_table_rows_and_index_status(document):
