@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -31,12 +30,13 @@ import numpy as np
 
 from rag.crosslingual import glossary_for
 from rag.evaluate import load_qa
-from rag.pipeline import clean_question, complete_follow_up, keyword_tokens
+from rag.pipeline import clean_question, dense_share, keyword_tokens
 from rag.question import analyse
 from rag.retrieve import dense_search, keyword_search, retrieve
 
 from .cache import CACHE_DIR
 from .corpora import cmrc_available
+from .report import replace_section
 from .machine import ROOT, log, ratio
 from .reader_calibrate import set_pipeline
 
@@ -55,25 +55,26 @@ DEPTH = 30  # passages read per ranking; paragraphs are counted once each, in or
 def query(pipeline, question: str):
     """What Pipeline.ask retrieves with: the analysed question, its vector, and its keyword lists."""
     text, _ = clean_question(question, pipeline.settings.max_question_chars)
-    q = analyse(text, complete_follow_up(text, []))
+    q = analyse(text)
     vector = pipeline.embedder.encode_queries([q.normal])[0]
     plain = list(q.tokens)
-    product = keyword_tokens(pipeline.index, q)  # jieba tokens, plus the glossary's words for an English question's names
-    concepts = list(product)
+    names = plain + [w for w in glossary_for(pipeline.index).expand(q.text) if w not in plain] if q.latin else plain
+    concepts = list(names)
     if q.latin:
         for words in glossary_for(pipeline.index).concepts(q.text).values():
             concepts += [w for w in words if w not in concepts]
-    return q, vector, {"plain": plain, "names": product, "names+concepts": concepts}
+    product = keyword_tokens(pipeline.index, q)  # what the product searches with
+    return q, vector, {"plain": plain, "names": names, "names+concepts": concepts, "product": product, "share": dense_share(pipeline.settings, pipeline.index, q)}
 
 
 def variants(pipeline, latin: bool) -> list[tuple[str, str, object]]:
     """(key, label, function(index, vector, keyword lists) → passage ids best first) of each retrieval variant."""
     s = pipeline.settings
 
-    def hybrid(share: float, keywords: str, fusion: str | None = None):
-        def run(index, vector, lists):
+    def hybrid(share: float | None, keywords: str, fusion: str | None = None):
+        def run(index, vector, lists):  # share None: the product's, decided per question
             hits = retrieve(index, vector, lists[keywords], DEPTH, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight,
-                            fusion or s.fusion, share)
+                            fusion or s.fusion, lists["share"] if share is None else share)
             return [h.passage.id for h in hits]
         return run
 
@@ -85,7 +86,9 @@ def variants(pipeline, latin: bool) -> list[tuple[str, str, object]]:
 
     glossary = " + glossary names" if latin else ""
     rows = [
-        ("product", f"product hybrid as configured ({s.fusion}, dense share {s.dense_share}, jieba{glossary})", hybrid(s.dense_share, "names")),
+        ("product", f"product hybrid as configured ({s.fusion}, dense share {s.dense_share}"
+                    + (f", {s.dense_share_unnamed} when the glossary finds no name; jieba + glossary names + concept words)" if latin else ", jieba)"),
+         hybrid(None, "product")),
         ("dense", "e5-small dense alone", dense),
         ("bm25", f"BM25 alone (jieba{glossary})", keywords("names")),
     ]
@@ -381,12 +384,7 @@ def write_section(out: dict) -> None:
                   f"English seed questions after it ({f['first_over_later']}×; open {f['open_s']} s).", ""]
     lines.append(END)
     text = "\n".join(lines)
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in current:
-        current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + text + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
+    replace_section(RESULTS, BEGIN, END, text)
 
 
 if __name__ == "__main__":

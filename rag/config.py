@@ -18,6 +18,7 @@ class Settings:
     candidates: int = 30  # RAG_CANDIDATES: how deep each side (dense, keywords) is read before fusion
     fusion: str = "convex"  # RAG_FUSION: convex (scaled scores, measured better on CMRC) | rrf
     dense_share: float = 0.35  # RAG_DENSE_SHARE: the dense side's share in convex fusion
+    dense_share_unnamed: float = 0.7  # RAG_DENSE_SHARE_UNNAMED: the same for an English question whose names the glossary doesn't find
     rrf_k: int = 10  # RAG_RRF_K: the k of reciprocal rank fusion (when RAG_FUSION=rrf)
     dense_weight: float = 1.0  # RAG_DENSE_WEIGHT
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
@@ -84,9 +85,10 @@ def _out_of_range(values: dict) -> list[str]:
     for name in _AT_LEAST_ONE:
         if name in values and values[name] < 1:
             problems.append(f"{name} must be at least 1, not {values[name]}")
-    share = values.get("dense_share")
-    if share is not None and not (0.0 <= share <= 1.0):  # also refuses nan
-        problems.append(f"dense_share must lie between 0 and 1, not {share}")
+    for name in ("dense_share", "dense_share_unnamed"):
+        share = values.get(name)
+        if share is not None and not (0.0 <= share <= 1.0):  # also refuses nan
+            problems.append(f"{name} must lie between 0 and 1, not {share}")
     for name in ("dense_weight", "keyword_weight"):
         if name in values and not (values[name] >= 0.0 and values[name] != float("inf")):
             problems.append(f"{name} must be a finite number ≥ 0, not {values[name]}")
