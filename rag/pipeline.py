@@ -98,12 +98,22 @@ class Pipeline:
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
         pipeline.load_reader(background=True)
+        pipeline.load_glossary(background=True)
         pipeline.warm_up()
         return pipeline
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries, OpenCC and the engine now, so the first question is as fast as the rest."""
         self.ask("谁在哪天主持了会议？")
+
+    def load_glossary(self, background: bool = False) -> None:
+        """Build the index's English glossary (CC-CEDICT against its vocabulary, ~1.5 s) now or in a thread, so the
+        first English question does not wait for it (glossary_for builds it once per index, under a lock)."""
+        index = self.index
+        if background:
+            threading.Thread(target=glossary_for, args=(index,), name="glossary-load", daemon=True).start()
+        else:
+            glossary_for(index)
 
     def reindex(self, warn=None, on_embedded=None, waiting=None):
         """Re-index the corpus (incrementally) and swap the new index in; questions see old or new, never half.
@@ -116,6 +126,7 @@ class Pipeline:
             report = build_index(self.settings, self.embedder, progress=False, warn=warn, on_embedded=on_embedded)
             fresh = load_index(self.settings.index_dir, self.embedder.name)
             self.index = fresh  # one reference swap: a question in flight keeps the index it started with
+        self.load_glossary(background=True)
         return report
 
     def search(self, query: str, top_k: int | None = None):

