@@ -172,10 +172,11 @@ def _that_one(typed: str, last: Turn) -> str | None:
         swapped = _swap_english(previous, subject)
         return swapped or f"{typed} ({previous})"
     topic = _topic(previous)
-    if topic and len(subject) > 4 and (_EVENT_HEAD.search(normalize(subject)) or _names(normalize(subject), _NAME_FLAGS)):
+    asks_what_about = typed.rstrip("?？。!！").endswith("呢")  # 那X呢？, not X怎么样？ (明天天气怎么样？ stands alone)
+    if asks_what_about and topic and len(subject) > 4 and (_EVENT_HEAD.search(normalize(subject)) or _names(normalize(subject), _NAME_FLAGS)):
         # 那科技部党组会议呢？: the same question of another meeting
         return previous.replace(topic, subject, 1)
-    if not typed.rstrip("?？。!！").endswith("呢") or len(subject) > 4:  # 明天天气怎么样？ stands on its own
+    if not asks_what_about or len(subject) > 4:
         return None
     topic = _person_of(last) or _topic(previous)
     return f"{topic}的{subject}是什么？" if topic else f"{previous} {subject}"

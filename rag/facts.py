@@ -20,6 +20,7 @@ _YEAR = re.compile(r"(?<![\d〔\[［(（])((?:19|20)\d{2})(?=\s*年)")
 _ORDINAL = re.compile(r"第([0-9一二三四五六七八九十百零〇两]+)([\u4e00-\u9fff])")  # 第七次, 第25指导组: compared by the character after
 _CONGRESS = re.compile(r"(?<![一二三四五六七八九十])([一二三四五六七八九十]{2,3})大(?![学型量力多小众概都致陆街连厦家])")
 _CONGRESS_FULL = re.compile(r"第([一二三四五六七八九十]{2,3})次全国代表大会")
+_DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")
 _ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:部|厅|局|署|委员会)$")
 _NOT_ORGANISATIONS = {"俱乐部", "总部", "本部", "分部", "干部", "支部", "内部", "全部", "外部", "局部", "东部", "西部", "南部", "北部",
                       "中部", "头部", "腹部", "胸部", "背部", "尾部", "底部", "顶部", "根部", "基部", "面部", "上部", "下部", "前部",
@@ -50,9 +51,13 @@ def contradiction(question_normal: str, question_tokens: tuple[str, ...], docume
     quote: the sentence cited; a differing fact it states is named first (else the title's, else the first).
     names: the people, places and organisations the question names; one the document never names is a difference
     (李巨峰 asked, 蒋巨峰 written)."""
-    if not names and not _states_facts(question_normal, question_tokens):  # most questions: the document unread
+    if not names and not _states_facts(question_normal, question_tokens) and not _DOCUMENT_NUMBER.search(question_normal):
+        # most questions: the document unread
         return None
     haystack = normalize(f"{document.title}\n{document.text}")
+    for match in _DOCUMENT_NUMBER.finditer(question_normal):  # 渝科协党组发〔2021〕3号 asked, 〔2022〕35号 written
+        if match.group(0) not in haystack:
+            return Difference("document number", match.group(0), normalize(document.doc_number) if document.doc_number else None)
     for name in names:
         if not mentions(haystack, name):
             return Difference("name", name, None)

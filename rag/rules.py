@@ -235,6 +235,8 @@ def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[
     """The candidate of the asked kind nearest to the question's own words, never one the question already names;
     for a how-many question that names what it counts (`unit`, from asked_unit), only counts of that."""
     found = candidate_spans(sentence, kind)
+    if kind == "number" and not _ASKS_ORDINAL.search(question_normal):  # 第25指导组 answers no how-many question
+        found = [c for c in found if not c.text.startswith("第")]
     if unit:
         found = [c for c in found if unit in sentence[c.start : c.end + len(unit) + 1]]
     if kind in ("which", "org", "place"):
@@ -259,6 +261,7 @@ def _short_answer(sentence: str, sentence_normal: str, kind: str, weights: dict[
     return _without_echoed_qualifier(best, question_normal)
 
 
+_ASKS_ORDINAL = re.compile(r"第几|第多少|\b(rank|place|position|which)\b", re.I)
 _QUALIFIER = re.compile(r"^(超过|超|近|约|逾|达到|达|共|多达|不少于|至少)")
 
 

@@ -213,3 +213,23 @@ def test_eval_on_the_seed_set_prints_the_quality_measures(pipeline, seed_setting
     # the quality floor the README reports: the right sentence first, and at most one answerable question refused
     assert metrics["sentence_hit1"] >= 0.9 and metrics["sentence_hit3"] >= 0.97
     assert metrics["false_abstention"] <= 1
+
+
+OPEN_QUESTIONS = [json.loads(line) for line in (ROOT / "tests" / "data" / "open_questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("item", [q for q in OPEN_QUESTIONS if q["kind"] != "list" or len(q["answers"]) == 1], ids=lambda q: q["question"])
+def test_the_questions_a_new_user_tried_are_answered_with_the_whole_answer_or_abstain(pipeline, item):
+    # 怀进鹏的职务是什么？ abstained, 陈红缨是什么职务？ had no short answer, the list bolded one unit, the document
+    # number question quoted the number line, "How many sub-venues" answered "3" from "3+1"
+    response = pipeline.ask(item["question"])
+    if not item["answers"]:
+        assert not response.answered, f"answered {response.answers[0].short!r} in {response.answers[0].text!r}"
+        return
+    answer = best(response)
+    assert answer.short in item["answers"] and answer.citation.doc_id == item["source"]
+
+
+def test_a_document_number_no_document_has_is_named_not_answered(pipeline):
+    response = pipeline.ask("渝科协党组发〔2021〕3号文件是关于什么的？")
+    assert not response.answered and "渝科协党组发〔2022〕35号，不是渝科协党组发〔2021〕3号" in response.notice
