@@ -13,13 +13,15 @@ from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
 from .question import Question, analyse
-from .index import Index, IndexProblem, build_index, corpus_problem, is_stale, load_index, own_corpus
+from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus
 from .retrieve import retrieve
 from .schema import Response
+from .vectorstore import StoreUnavailable
 
 __all__ = ["Pipeline", "clean_question", "complete_follow_up"]
 
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
+UNAVAILABLE = "检索服务暂时不可用，请稍后再试。/ The search engine cannot be reached just now: please ask again shortly."
 
 
 class Pipeline:
@@ -90,6 +92,8 @@ class Pipeline:
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
         try:
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        except IndexUnreachable:  # a server that is down is reported, never rebuilt over
+            raise
         except IndexProblem as problem:
             if build != "if-needed":
                 raise
@@ -125,7 +129,10 @@ class Pipeline:
             return []
         q = analyse(text)
         vector = self.embedder.encode_queries([q.normal])[0]
-        return self._retrieve(index, vector, q, top_k or self.settings.top_k)
+        try:
+            return self._retrieve(index, vector, q, top_k or self.settings.top_k)
+        except StoreUnavailable as problem:
+            raise IndexUnreachable(str(problem)) from None
 
     def _retrieve(self, index: Index, vector, question: Question | str, top_k: int):
         s = self.settings
@@ -146,7 +153,10 @@ class Pipeline:
         q = analyse(text, complete_follow_up(text, history or []))
         vector = self.embedder.encode_queries([q.normal])[0]
         depth = max(top_k or self.settings.top_k, 8)
-        hits = self._retrieve(index, vector, q, depth)
+        try:
+            hits = self._retrieve(index, vector, q, depth)
+        except StoreUnavailable as problem:  # the Milvus server went away: this question gets one line, the next may work
+            return Response(shown, False, [], [], _ms(started), notice=f"{UNAVAILABLE} ({problem})")
         limit = max_answers or self.settings.max_answers
         extra, unknown = None, 0.0
         if q.latin:
