@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +60,27 @@ def connect(uri: str, token: str = ""):
             raise StoreUnavailable(f"RAG_MILVUS_URI={uri!r}: the folder {Path(uri).parent} does not exist")
     try:
         _quiet_pymilvus()
-        return MilvusClient(uri=uri, token=token, timeout=CONNECT_TIMEOUT)
+        with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources, which warns on every start
+            warnings.simplefilter("ignore")
+            if is_lite(uri):
+                import milvus_lite  # noqa: F401  (missing: said below, not deep inside pymilvus)
+            return MilvusClient(uri=uri, token=token, timeout=CONNECT_TIMEOUT)
+    except ImportError as exc:
+        raise StoreUnavailable(
+            f"RAG_MILVUS_URI={uri!r} is a Milvus Lite file, and milvus-lite is not installed ({exc}): "
+            "pip install -r requirements-dev.txt, or give http://host:19530") from None
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors, or whatever Milvus Lite's start-up raises
         raise StoreUnavailable(describe(exc, uri)) from None
 
 
 def describe(exc: BaseException, uri: str) -> str:
     """One line for a failed Milvus call: what went wrong and what to do; never the traceback."""
-    text = " ".join(str(getattr(exc, "message", "") or exc).split())[:200]
+    details = getattr(exc, "details", None)
+    if callable(details) and callable(getattr(exc, "code", None)):  # a raw gRPC error: its status and details
+        raw = f"{exc.code().name}: {details()}"
+    else:
+        raw = str(getattr(exc, "message", "") or exc)
+    text = " ".join(raw.split())[:200]
     lowered = text.lower()
     where = f"Milvus at {uri}"
     if any(word in lowered for word in ("auth", "credential", "password", "token", "permission", "denied", "unauthenticated")):
@@ -80,7 +94,7 @@ def _quiet_pymilvus() -> None:
     """pymilvus logs every failed call with its traceback at ERROR; the product says what failed in one line instead."""
     import logging
 
-    for name in ("pymilvus", "pymilvus.decorators", "milvus_lite"):
+    for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.milvus_client._utils", "pymilvus.decorators", "milvus_lite"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
