@@ -13,7 +13,7 @@ from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
 from .question import Question, analyse
-from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus
+from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus, read_manifest
 from .retrieve import retrieve
 from .schema import Response
 from .vectorstore import StoreUnavailable
@@ -21,6 +21,7 @@ from .vectorstore import StoreUnavailable
 __all__ = ["Pipeline", "clean_question", "complete_follow_up"]
 
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
+RELOAD_CHECK_S = 5.0  # Milvus store: how often a question looks whether another server built a newer index
 UNAVAILABLE = "检索服务暂时不可用，请稍后再试。/ The search engine cannot be reached just now: please ask again shortly."
 
 
@@ -36,6 +37,8 @@ class Pipeline:
         self.embedder = embedder
         self.index = index
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
+        self._reloading = threading.Lock()  # one background reload of a newer index (built by another server) at a time
+        self._checked_at = time.monotonic()
         self._reader = None
         self._reader_ready = threading.Event()
         self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
@@ -121,9 +124,40 @@ class Pipeline:
             self.index = fresh  # one reference swap: a question in flight keeps the index it started with
         return report
 
+    def current_index(self) -> Index | None:
+        """The loaded index; with the Milvus store, a newer one that another app server built is loaded beside it.
+
+        Every RELOAD_CHECK_S a question reads the manifest; when it names another collection, a thread loads the
+        new index and swaps it in. Until then (and if it fails) questions keep the index they have: the build
+        keeps the previous collection for them. The default store does nothing here."""
+        index = self.index
+        if index is None or index.manifest.get("vector_store") != "milvus":
+            return index
+        now = time.monotonic()
+        if now - self._checked_at < RELOAD_CHECK_S or self._lock.locked():
+            return index
+        self._checked_at = now
+        try:
+            built = read_manifest(self.settings.index_dir).get("milvus", {}).get("collection")
+        except IndexProblem:
+            return index
+        if built != index.manifest.get("milvus", {}).get("collection") and self._reloading.acquire(blocking=False):
+            threading.Thread(target=self._reload, name="index-reload", daemon=True).start()
+        return index
+
+    def _reload(self) -> None:
+        try:
+            fresh = load_index(self.settings.index_dir, self.embedder.name)
+            with self._lock:
+                self.index = fresh
+        except IndexProblem as problem:
+            print(f"a newer index could not be loaded ({problem}); answering from the one loaded", file=sys.stderr)
+        finally:
+            self._reloading.release()
+
     def search(self, query: str, top_k: int | None = None):
         """The fused top passages for a query."""
-        index = self.index
+        index = self.current_index()
         text, _ = clean_question(query, self.settings.max_question_chars)
         if not text:
             return []
@@ -143,7 +177,7 @@ class Pipeline:
             max_answers: int | None = None) -> Response:
         """Answer by quoting the documents; `history` (earlier questions) completes a follow-up for retrieval only."""
         started = time.perf_counter()
-        index = self.index
+        index = self.current_index()
         shown = question if isinstance(question, str) else ""
         if _has_surrogates(shown):  # echoed to JSON and the page: lone surrogates cannot be encoded there
             shown = shown.encode("utf-8", "replace").decode("utf-8")

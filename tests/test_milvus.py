@@ -172,6 +172,30 @@ def test_reindexing_keeps_unchanged_files_rows_and_a_delete_removes_its_passages
     assert collection_1 not in names  # older ones are dropped
 
 
+def test_an_index_rebuilt_by_another_app_server_reaches_this_one(pipeline, seed_settings, embedder, milvus_db, tmp_path, monkeypatch):
+    import rag.pipeline
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_settings.corpus[0], corpus)
+    settings = milvus_settings(tmp_path, seed_settings.index_dir, corpus, milvus_db, alias="shared")
+    reader = Pipeline.open(settings, embedder)  # an app server that only answers
+    writer = Pipeline.open(settings, embedder)  # another, sharing the folder and the collection, that takes an upload
+    reader.wait_for_reader = writer.wait_for_reader = False
+    question = "青海湖观测站的站长是谁？"
+    assert "马骁腾" not in " ".join(h.passage.text for h in reader.search(question, top_k=3))
+    (corpus / "upload.txt").write_text("青海湖观测站于3月18日启用，站长是马骁腾。\n", encoding="utf-8")
+    writer.reindex()
+    assert "马骁腾" in writer.search(question, top_k=1)[0].passage.text
+    assert "马骁腾" not in " ".join(h.passage.text for h in reader.search(question, top_k=3))  # until it looks again, the previous collection answers
+    monkeypatch.setattr(rag.pipeline, "RELOAD_CHECK_S", 0.0)
+    reader.search(question)  # looks, and loads the newer index beside the old one
+    for _ in range(100):
+        if reader.index.manifest["milvus"]["collection"] == writer.index.manifest["milvus"]["collection"]:
+            break
+        threading.Event().wait(0.1)
+    assert "马骁腾" in reader.search(question, top_k=1)[0].passage.text
+
+
 def test_a_build_that_fails_midway_leaves_the_previous_collection_answering(milvus_pipeline, embedder, monkeypatch, tmp_path):
     settings = milvus_pipeline.settings
     before = folder_digest(settings.index_dir)
