@@ -287,7 +287,7 @@ def publish(saved: dict, previous: str | None, token: str) -> None:
                 except Exception:
                     client.create_alias(name, alias)
         for other in client.list_collections():
-            if other.startswith(f"{alias}_v") and other not in (name, previous):
+            if is_generation(other, alias) and other not in (name, previous):
                 _drop_quietly(client, other)
     except Exception:
         return
@@ -298,7 +298,7 @@ def drop_collections(uri: str, token: str, alias: str) -> None:
     try:
         client = connect(uri, token)
         for other in client.list_collections():
-            if other.startswith(f"{alias}_v"):
+            if is_generation(other, alias):
                 _drop_quietly(client, other)
     except (StoreUnavailable, Exception):
         return
@@ -306,6 +306,12 @@ def drop_collections(uri: str, token: str, alias: str) -> None:
 
 class CollectionInTheWay(ValueError):
     """A collection this product did not build already has the name its alias needs."""
+
+
+def is_generation(name: str, alias: str) -> bool:
+    """Whether the collection is one that a build for this alias made (`<alias>_v<digits>`, nothing else)."""
+    stem, _, stamp = name.rpartition("_v")
+    return stem == alias and stamp.isdigit()
 
 
 def _refuse_foreign(client, alias: str, uri: str) -> None:
