@@ -29,6 +29,9 @@ from .vectorstore import StoreUnavailable
 
 FILE = "milvus.json"  # in the index folder: where the passages live (never the token)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a server before saying it cannot be reached
+# seconds a question's call (search, query) may take, retries included, before the question is told the engine is
+# away; pymilvus retries an unreachable server 75 times with back-off otherwise (minutes). An int: pymilvus ignores others
+CALL_TIMEOUT = 10
 INSERT_BATCH = 2000
 QUERY_BATCH = 1000
 ANALYZER = {"tokenizer": "jieba"}
@@ -175,7 +178,7 @@ class MilvusVectorStore:
         ]
         rank = RRFRanker(rrf_k) if ranker == "rrf" else WeightedRanker(dense_weight, 1.0 - dense_weight)
         try:
-            hits = self.client.hybrid_search(self.collection, requests, rank, limit=k)[0]
+            hits = self.client.hybrid_search(self.collection, requests, rank, limit=k, timeout=CALL_TIMEOUT)[0]
         except Exception as exc:
             raise StoreUnavailable(describe(exc, self.uri)) from None
         return _ranking(hits)
@@ -188,7 +191,7 @@ class MilvusVectorStore:
         found: dict[int, list[float]] = {}
         try:
             for a in range(0, len(ids), QUERY_BATCH):
-                for row in self.client.query(self.collection, ids=ids[a : a + QUERY_BATCH], output_fields=["vector"]):
+                for row in self.client.query(self.collection, ids=ids[a : a + QUERY_BATCH], output_fields=["vector"], timeout=CALL_TIMEOUT):
                     found[int(row["id"])] = row["vector"]
         except Exception as exc:
             raise StoreUnavailable(describe(exc, self.uri)) from None
@@ -196,7 +199,7 @@ class MilvusVectorStore:
 
     def _search(self, data, field: str, params: dict, k: int) -> list:
         try:
-            return self.client.search(self.collection, data=data, anns_field=field, limit=k, search_params=params)[0]
+            return self.client.search(self.collection, data=data, anns_field=field, limit=k, search_params=params, timeout=CALL_TIMEOUT)[0]
         except Exception as exc:  # a server that went away mid-question: one line, never a traceback
             raise StoreUnavailable(describe(exc, self.uri)) from None
 
@@ -208,7 +211,7 @@ def _ranking(hits) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _count(client, name: str) -> int:
-    rows = client.query(name, filter="", output_fields=["count(*)"])
+    rows = client.query(name, filter="", output_fields=["count(*)"], timeout=CALL_TIMEOUT)
     return int(rows[0]["count(*)"]) if rows else 0
 
 
