@@ -128,7 +128,7 @@ def test_milvus_own_hybrid_search_returns_fused_passages(milvus_pipeline):
     assert "陈红缨" in " ".join(p.text for p in milvus_pipeline.index.store.passages(ids[:2].tolist()))
 
 
-def test_the_default_store_never_imports_pymilvus_and_prints_no_warning(seed_settings):
+def test_the_default_store_never_imports_pymilvus_and_prints_no_warning(pipeline, seed_settings):
     code = (
         "import sys, app, rag.pipeline; from rag.index import load_index; from rag.text import tokens; tokens('会议'); "
         f"load_index({str(seed_settings.index_dir)!r}); print('pymilvus' in sys.modules, 'rag.milvus' in sys.modules)"
