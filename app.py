@@ -377,6 +377,7 @@ def launch_options(env=None) -> dict:
 
 def main() -> None:
     from rag.config import Settings
+    from rag.index import IndexProblem
     from rag.pipeline import Pipeline
 
     try:
@@ -384,7 +385,11 @@ def main() -> None:
     except ValueError as problem:  # one clear line for each bad RAG_* value, no traceback
         print(problem, file=sys.stderr)
         raise SystemExit(2) from None
-    pipeline = Pipeline.open(settings)
+    try:
+        pipeline = Pipeline.open(settings)
+    except IndexProblem as problem:  # a Milvus server that cannot be reached, a folder that is not an index: one line
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
     pipeline.wait_for_reader = False  # the first seconds' questions get the rule path's short answer, not a wait
     demo = build_app(pipeline)
     demo.queue(default_concurrency_limit=2).launch(

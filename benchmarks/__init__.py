@@ -14,4 +14,5 @@ Modules, one job each:
   report    results.md and results.json
   calibrate the abstention rule's calibration (`python -m benchmarks.calibrate`)
   load      many users against the served app (`python -m benchmarks.load`)
+  milvus    FAISS + bm25s against Milvus Lite side by side (`python -m benchmarks.milvus`)
 """

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,10 @@ class Settings:
     reader: str = "short"  # RAG_READER: short (the rule path quotes, the trained reader picks the short answer inside the quote) | full (the reader picks passage, quote and span) | off (rules only, no torch)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`
     max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
+    store: str = "faiss"  # RAG_STORE: faiss (FAISS + bm25s in the index folder, the default) | milvus (dense + BM25 in a Milvus collection)
+    milvus_uri: str = ""  # RAG_MILVUS_URI: a file path ending in .db (Milvus Lite) or http(s)://host:19530 (a server); default <index folder>.db
+    milvus_token: str = field(default="", repr=False)  # RAG_MILVUS_TOKEN: "user:password" or an API key; never written anywhere
+    milvus_collection: str = "rag_passages"  # RAG_MILVUS_COLLECTION: the alias every build points at its new collection; one per index
     corpus_given: bool = False  # set when RAG_CORPUS or --corpus names the corpus; else an index answers from its own
 
     @classmethod
@@ -56,7 +61,19 @@ class Settings:
             values["corpus_given"] = True
         if "index_dir" in values:
             values["index_dir"] = Path(values["index_dir"])
+        elif values.get("store") == "milvus":  # the default FAISS index folder is never replaced by a Milvus build
+            values["index_dir"] = PROJECT_ROOT / ".rag_index.milvus"
+        if values.get("store") == "milvus":
+            values["milvus_uri"] = milvus_uri(values.get("milvus_uri", ""), values["index_dir"])
         return replace(cls(), **values)
+
+
+def milvus_uri(raw: str, index_dir: Path) -> str:
+    """A server address as given; a Milvus Lite file as an absolute path (default: beside the index folder)."""
+    if raw.startswith(("http://", "https://", "tcp://", "unix:")):
+        return raw
+    path = Path(raw) if raw else Path(index_dir).with_name(Path(index_dir).name + ".db")
+    return str(path.expanduser().resolve())
 
 
 def embed_threads(settings: "Settings", building: bool) -> int | None:
@@ -72,7 +89,7 @@ def embed_threads(settings: "Settings", building: bool) -> int | None:
     return (os.cpu_count() or 1) if building else 1
 
 
-_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("short", "full", "off")}
+_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("short", "full", "off"), "store": ("faiss", "milvus")}
 _AT_LEAST_ONE = ("top_k", "candidates", "max_answers", "max_question_chars", "max_passage_chars", "rrf_k", "ann_above")
 
 
@@ -92,6 +109,9 @@ def _out_of_range(values: dict) -> list[str]:
     for name in ("dense_weight", "keyword_weight"):
         if name in values and not (values[name] >= 0.0 and values[name] != float("inf")):
             problems.append(f"{name} must be a finite number ≥ 0, not {values[name]}")
+    name = values.get("milvus_collection")
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", name):
+        problems.append(f"milvus_collection must be letters, digits and _ (not starting with a digit), not {name!r}")
     if values.get("threads", 0) < 0:
         problems.append(f"threads must be 0 (auto) or more, not {values['threads']}")
     return problems

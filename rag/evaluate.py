@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import string
 import tempfile
 from dataclasses import replace
@@ -58,16 +59,20 @@ def load_qa(path: Path) -> list[dict]:
 
 def evaluate_squad(path: Path, settings: Settings, embedder=None, progress: bool = True) -> dict:
     """Build a temporary index from the file's contexts and evaluate its questions against it."""
-    from .index import build_index_from_documents
+    from .index import build_index_from_documents, drop_store
     from .pipeline import Pipeline
 
     documents, questions = load_squad(path)
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
-        settings = replace(settings, index_dir=Path(tmp) / "index", corpus=())
-        pipeline = Pipeline(settings, embedder)
-        build_index_from_documents(settings, pipeline.embedder, documents, progress=progress)
-        pipeline = Pipeline.open(settings, pipeline.embedder, build="never")
-        return evaluate(pipeline, questions)
+        # its own collection name in Milvus: the evaluation never moves the alias the app answers from
+        settings = replace(settings, index_dir=Path(tmp) / "index", corpus=(), milvus_collection=f"{settings.milvus_collection}_eval{os.getpid()}")
+        try:
+            pipeline = Pipeline(settings, embedder)
+            build_index_from_documents(settings, pipeline.embedder, documents, progress=progress)
+            pipeline = Pipeline.open(settings, pipeline.embedder, build="never")
+            return evaluate(pipeline, questions)
+        finally:
+            drop_store(settings)
 
 
 def evaluate(pipeline, questions: list[dict], top_k: int = 5) -> dict:

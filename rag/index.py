@@ -2,6 +2,9 @@
 
 A build is written to a temporary folder beside the index and renamed into place, so a
 crash mid-build leaves the previous index whole. Unchanged files keep their vectors.
+With `RAG_STORE=milvus` the passage vectors and the keyword side live in a new Milvus collection
+that the folder's milvus.json names (rag/milvus.py); the folder keeps the store, the sentence
+vectors, the keyword statistics the answer step weighs words by, and the manifest.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .config import Settings, embed_threads
 from .documents import CorpusFile, UnreadableFile, find_corpus_files, parse_documents, read_file, sha256_file, split_passages
 from .schema import Document, Passage
 from .store import Store, StoreDamaged, write_store
-from .vectorstore import FaissVectorStore, VectorStore, RowFile, load_vector_store
+from .vectorstore import FILES as STORE_FILES, FaissVectorStore, RowFile, StoreUnavailable, VectorStore, load_vector_store
 from .text import sentence_spans, tokens
 
 FORMAT_VERSION = 1
@@ -31,6 +34,8 @@ STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
 SENTENCE_VECTORS = "sentences.npy"
 BM25_DIR = "bm25"
+MILVUS = STORE_FILES["milvus"]
+KEYWORD_STATS = "keywords.json"  # the Milvus store's keyword vocabulary and document frequencies (IDF for the answer step)
 MARKER = ".rag-index"  # every index folder carries it: only a folder with it (or an older index's manifest) is ever replaced
 MARKER_TEXT = "This folder is an index built by `python -m rag index`; it is replaced whole on every build.\n"
 
@@ -49,6 +54,10 @@ class IndexStale(IndexProblem):
 
 class IndexDamaged(IndexProblem):
     pass
+
+
+class IndexUnreachable(IndexProblem):
+    """The index's store is on a server that cannot be reached or refuses us: never rebuilt over, never replaced."""
 
 
 class IndexRefused(IndexProblem):
@@ -110,7 +119,7 @@ def is_index_folder(folder: Path) -> bool:
         names = {p.name for p in folder.iterdir()}
     except OSError:
         return False
-    return MANIFEST in names and names <= {MANIFEST, STORE, VECTORS, SENTENCE_VECTORS, BM25_DIR, "vectors.exact.npy", MARKER}
+    return MANIFEST in names and names <= {MANIFEST, STORE, VECTORS, SENTENCE_VECTORS, BM25_DIR, "vectors.exact.npy", MARKER, MILVUS, KEYWORD_STATS}
 
 
 @dataclass
@@ -164,7 +173,7 @@ class Index:
         self.keywords = keywords
         vocab = getattr(keywords, "vocab_dict", None) or {}
         self.keyword_vocab: dict[str, int] = vocab
-        self.idf = _idf(keywords, len(vocab))
+        self.idf = keywords.idf if isinstance(keywords, KeywordStats) else _idf(keywords, len(vocab))
 
     @property
     def embedder_name(self) -> str:
@@ -204,11 +213,14 @@ def load_index(folder: Path, embedder_name: str | None = None) -> Index:
             f"the index at {folder} was built with the embedder {manifest.get('embedder')!r}, not {embedder_name!r}: "
             "run `python -m rag index` to rebuild it"
         )
+    kind = manifest.get("vector_store", "faiss")
     try:
         store = Store(folder / STORE)
-        vectors = load_vector_store(manifest.get("vector_store", "faiss"), folder / VECTORS)
+        vectors = load_vector_store(kind, folder / STORE_FILES.get(kind, VECTORS))
         sentence_vectors = RowFile(folder / SENTENCE_VECTORS)
-        keywords = _load_bm25(folder / BM25_DIR)
+        keywords = KeywordStats.load(folder / KEYWORD_STATS) if kind == "milvus" else _load_bm25(folder / BM25_DIR)
+    except StoreUnavailable as problem:
+        raise IndexUnreachable(f"the index at {folder} cannot be used: {problem}") from None
     except (StoreDamaged, RuntimeError, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
         raise IndexDamaged(f"the index at {folder} is damaged ({_short(exc)}): run `python -m rag index` to rebuild it") from None
     expected_dim = manifest.get("dim")
@@ -225,6 +237,35 @@ def load_index(folder: Path, embedder_name: str | None = None) -> Index:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[-1][:160]}" if text else exc.__class__.__name__
+
+
+class KeywordStats:
+    """The keyword vocabulary and its IDF, for a store whose BM25 search runs elsewhere (Milvus)."""
+
+    def __init__(self, num_docs: int, document_frequency: dict[str, int]) -> None:
+        self.num_docs = num_docs
+        self.vocab_dict = {token: i for i, token in enumerate(document_frequency)}
+        df = np.fromiter(document_frequency.values(), dtype=np.float32, count=len(document_frequency))
+        self.idf = np.log(1 + (num_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.document_frequency = document_frequency
+
+    @classmethod
+    def count(cls, token_lists) -> "KeywordStats":
+        frequency: dict[str, int] = {}
+        n = 0
+        for token_list in token_lists:
+            n += 1
+            for token in set(token_list):
+                frequency[token] = frequency.get(token, 0) + 1
+        return cls(n, frequency)
+
+    @classmethod
+    def load(cls, path: Path) -> "KeywordStats":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(int(data["num_docs"]), data["df"])
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps({"num_docs": self.num_docs, "df": self.document_frequency}, ensure_ascii=False), encoding="utf-8")
 
 
 def _load_bm25(folder: Path):
@@ -272,6 +313,15 @@ def is_stale(settings: Settings, embedder_name: str | None = None) -> str | None
     wanted = embedder_name or reported_name(settings.embedder)
     if manifest.get("embedder") != wanted:
         return f"built with {manifest.get('embedder')!r}, {wanted!r} asked for"
+    kind = manifest.get("vector_store", "faiss")
+    if kind != settings.store:
+        return f"built for the {kind} store, RAG_STORE={settings.store} asked for"
+    if kind == "milvus":
+        from .config import milvus_uri
+
+        built = manifest.get("milvus", {})
+        if built.get("uri") != milvus_uri(settings.milvus_uri, settings.index_dir) or built.get("alias") != settings.milvus_collection:
+            return f"built in Milvus at {built.get('uri')} ({built.get('alias')}), not {settings.milvus_uri} ({settings.milvus_collection})"
     if manifest.get("max_passage_chars") != settings.max_passage_chars:
         return "built with another passage size"
     known = {entry["path"]: entry["sha256"] for entry in manifest.get("corpus", []) + manifest.get("skipped", [])}
@@ -281,7 +331,7 @@ def is_stale(settings: Settings, embedder_name: str | None = None) -> str | None
         return f"the corpus cannot be read ({exc})"
     if current != known:
         return "the corpus files changed"
-    for name in (STORE, VECTORS, SENTENCE_VECTORS, BM25_DIR):
+    for name in (STORE, SENTENCE_VECTORS, *((MILVUS, KEYWORD_STATS) if kind == "milvus" else (VECTORS, BM25_DIR))):
         if not (settings.index_dir / name).exists():
             return f"{name} is missing"
     return None
@@ -315,6 +365,7 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
         embedder = load_embedder(settings.embedder, embed_threads(settings, building=True))
     report = BuildReport()
     check_index_folder(settings.index_dir, settings.corpus)
+    check_store(settings)  # an unreachable server is said before minutes of embedding, not after
     files = find_corpus_files(list(settings.corpus))
     old = _reusable_index(settings, embedder.name)
     pieces: list[_Piece] = []
@@ -362,6 +413,33 @@ def build_index(settings: Settings, embedder=None, progress: bool = True, warn=N
     report.bytes_on_disk = _write(settings, embedder, pieces, skipped, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_store(settings: Settings) -> None:
+    """For RAG_STORE=milvus: IndexUnreachable unless the server (or Lite file) answers with these credentials."""
+    if settings.store != "milvus":
+        return
+    from .config import milvus_uri
+    from .milvus import connect, describe
+
+    uri = milvus_uri(settings.milvus_uri, settings.index_dir)
+    try:
+        client = connect(uri, settings.milvus_token)
+        try:
+            client.list_collections()
+        except Exception as exc:
+            raise StoreUnavailable(describe(exc, uri)) from None
+    except StoreUnavailable as problem:
+        raise IndexUnreachable(f"{problem}; the index at {settings.index_dir} was not changed") from None
+
+
+def drop_store(settings: Settings) -> None:
+    """Remove what an index keeps outside its folder (its Milvus collections): for temporary indexes."""
+    if settings.store == "milvus":
+        from .config import milvus_uri
+        from .milvus import drop_collections
+
+        drop_collections(milvus_uri(settings.milvus_uri, settings.index_dir), settings.milvus_token, settings.milvus_collection)
 
 
 def _read_piece(corpus_file: CorpusFile, sha: str, max_chars: int) -> _Piece:
@@ -448,23 +526,28 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
     target = Path(settings.index_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    milvus = None
     try:
         write_store(tmp / STORE, documents, passages, sentences)
-        vectors = FaissVectorStore.create(dim, len(passages), settings.ann_above)
-        vectors.add(passage_vectors)
-        vectors.save(tmp / VECTORS)
         np.save(tmp / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-        logging.getLogger("bm25s").setLevel(logging.ERROR)
-        keywords = bm25s.BM25()
         corpus_tokens = [keyword_view(p) or ["\u2205"] for p in passages] or [["\u2205"]]
-        keywords.index(corpus_tokens, show_progress=False)
-        keywords.save(str(tmp / BM25_DIR))
+        if settings.store == "milvus":
+            milvus = _write_milvus(settings, tmp, dim, passages, passage_vectors, corpus_tokens)
+        else:
+            vectors = FaissVectorStore.create(dim, len(passages), settings.ann_above)
+            vectors.add(passage_vectors)
+            vectors.save(tmp / VECTORS)
+            logging.getLogger("bm25s").setLevel(logging.ERROR)
+            keywords = bm25s.BM25()
+            keywords.index(corpus_tokens, show_progress=False)
+            keywords.save(str(tmp / BM25_DIR))
         manifest = {
             "format_version": FORMAT_VERSION,
             "embedder": embedder.name,
             "dim": dim,
-            "vector_store": FaissVectorStore.kind,
-            "dense_index": dense_index_name(len(passages) > settings.ann_above),
+            "vector_store": settings.store,
+            "dense_index": milvus["index_type"].lower() if milvus else dense_index_name(len(passages) > settings.ann_above),
+            "keyword_index": "milvus-bm25-jieba" if milvus else "bm25s",
             "max_passage_chars": settings.max_passage_chars,
             "corpus_folders": [str(Path(c)) for c in settings.corpus],
             "corpus": [{"path": p.source, "sha256": p.sha256} for p in pieces],
@@ -474,12 +557,29 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
             "sentences": len(sentences),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if milvus:
+            manifest["milvus"] = {k: milvus[k] for k in ("uri", "alias", "collection", "index_type")}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         _fsync_tree(tmp)
+        previous = _milvus_collection(target)
         _swap_into_place(tmp, target)
+        if milvus:
+            from .milvus import publish
+
+            publish(milvus, previous, settings.milvus_token)
+    except StoreUnavailable as problem:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexUnreachable(f"{problem}; the previous index is kept") from None
+    except ValueError as problem:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if problem.__class__.__name__ == "CollectionInTheWay":  # refused before anything was written
+            raise IndexRefused(str(problem)) from None
+        raise
     except OSError as exc:  # a full disk, a read-only folder: the user can act on it, so no traceback
         shutil.rmtree(tmp, ignore_errors=True)
+        if milvus:
+            _drop_collection(settings, milvus["collection"])
         raise IndexProblem(
             f"the index could not be written to {target} ({exc.strerror or exc}); the previous index is kept: "
             "fix that and run `python -m rag index` again"
@@ -489,6 +589,39 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
         raise
     report.documents, report.passages, report.sentences = len(documents), len(passages), len(sentences)
     return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+
+
+def _write_milvus(settings: Settings, tmp: Path, dim: int, passages: list[Passage], passage_vectors: np.ndarray, corpus_tokens) -> dict:
+    """Write the passages into a new Milvus collection; the folder gets milvus.json and the keyword statistics."""
+    from .config import milvus_uri
+    from .milvus import write_collection
+    from .text import normalize
+
+    KeywordStats.count(corpus_tokens).save(tmp / KEYWORD_STATS)
+    saved = write_collection(
+        milvus_uri(settings.milvus_uri, settings.index_dir), settings.milvus_token, settings.milvus_collection, dim,
+        np.array([p.id for p in passages], dtype=np.int64), np.ascontiguousarray(passage_vectors, dtype=np.float32),
+        [normalize(passage_view(p)) for p in passages], [p.doc_id for p in passages])
+    (tmp / MILVUS).write_text(json.dumps(saved, ensure_ascii=False, indent=2), encoding="utf-8")
+    return saved
+
+
+def _milvus_collection(folder: Path) -> str | None:
+    """The Milvus collection the index in folder answers from now (kept by the next build), if any."""
+    try:
+        return json.loads((Path(folder) / MILVUS).read_text(encoding="utf-8")).get("collection")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _drop_collection(settings: Settings, name: str) -> None:
+    from .config import milvus_uri
+    from .milvus import _drop_quietly, connect
+
+    try:
+        _drop_quietly(connect(milvus_uri(settings.milvus_uri, settings.index_dir), settings.milvus_token), name)
+    except StoreUnavailable:
+        pass
 
 
 def dense_index_name(approximate: bool) -> str:

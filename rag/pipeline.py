@@ -13,14 +13,17 @@ from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
 from .question import Question, analyse
-from .index import Index, IndexProblem, build_index, corpus_problem, is_stale, load_index, own_corpus
+from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus, read_manifest
 from .retrieve import retrieve
 from .schema import Response
+from .vectorstore import StoreUnavailable
 
 __all__ = ["Pipeline", "clean_question"]
 
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
 NO_FURTHER_ANSWER = "文档中没有更多的回答。/ The documents give no further answer."
+RELOAD_CHECK_S = 5.0  # Milvus store: how often a question looks whether another server built a newer index
+UNAVAILABLE = "检索服务暂时不可用，请稍后再试。/ The search engine cannot be reached just now: please ask again shortly."
 
 
 class Pipeline:
@@ -35,6 +38,8 @@ class Pipeline:
         self.embedder = embedder
         self.index = index
         self._lock = threading.Lock()  # one build at a time; questions never wait for it
+        self._reloading = threading.Lock()  # one background reload of a newer index (built by another server) at a time
+        self._checked_at = time.monotonic()
         self._reader = None
         self._reader_ready = threading.Event()
         self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
@@ -91,6 +96,8 @@ class Pipeline:
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
         try:
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        except IndexUnreachable:  # a server that is down is reported, never rebuilt over
+            raise
         except IndexProblem as problem:
             if build != "if-needed":
                 raise
@@ -129,15 +136,49 @@ class Pipeline:
         self.load_glossary(background=True)
         return report
 
+    def current_index(self) -> Index | None:
+        """The loaded index; with the Milvus store, a newer one that another app server built is loaded beside it.
+
+        Every RELOAD_CHECK_S a question reads the manifest; when it names another collection, a thread loads the
+        new index and swaps it in. Until then (and if it fails) questions keep the index they have: the build
+        keeps the previous collection for them. The default store does nothing here."""
+        index = self.index
+        if index is None or index.manifest.get("vector_store") != "milvus":
+            return index
+        now = time.monotonic()
+        if now - self._checked_at < RELOAD_CHECK_S or self._lock.locked():
+            return index
+        self._checked_at = now
+        try:
+            built = read_manifest(self.settings.index_dir).get("milvus", {}).get("collection")
+        except IndexProblem:
+            return index
+        if built != index.manifest.get("milvus", {}).get("collection") and self._reloading.acquire(blocking=False):
+            threading.Thread(target=self._reload, name="index-reload", daemon=True).start()
+        return index
+
+    def _reload(self) -> None:
+        try:
+            fresh = load_index(self.settings.index_dir, self.embedder.name)
+            with self._lock:
+                self.index = fresh
+        except IndexProblem as problem:
+            print(f"a newer index could not be loaded ({problem}); answering from the one loaded", file=sys.stderr)
+        finally:
+            self._reloading.release()
+
     def search(self, query: str, top_k: int | None = None):
         """The fused top passages for a query."""
-        index = self.index
+        index = self.current_index()
         text, _ = clean_question(query, self.settings.max_question_chars)
         if not text:
             return []
         q = analyse(text)
         vector = self.embedder.encode_queries([q.normal])[0]
-        return self._retrieve(index, vector, q, top_k or self.settings.top_k)
+        try:
+            return self._retrieve(index, vector, q, top_k or self.settings.top_k)
+        except StoreUnavailable as problem:
+            raise IndexUnreachable(str(problem)) from None
 
     def _retrieve(self, index: Index, vector, question: Question | str, top_k: int):
         s = self.settings
@@ -150,7 +191,7 @@ class Pipeline:
         """Answer by quoting the documents. `history`: the earlier turns (questions, or {"question", "answer"} objects,
         or conversation.Turn), from which a follow-up (他是什么职务？/ 那重庆呢？/ 还有谁？) is read; `read_as` says how."""
         started = time.perf_counter()
-        index = self.index
+        index = self.current_index()
         shown = question if isinstance(question, str) else ""
         if _has_surrogates(shown):  # echoed to JSON and the page: lone surrogates cannot be encoded there
             shown = shown.encode("utf-8", "replace").decode("utf-8")
@@ -159,13 +200,16 @@ class Pipeline:
             return Response(shown, False, [], [], _ms(started), notice=EMPTY_QUESTION)
         reading = conversation.read(text, history)
         q = analyse(text, reading.text if reading.rewritten else None)
-        answers, hits, difference = self._answers(index, q, text, reading, top_k, max_answers)
-        leaning = None if answers else conversation.leaning_on_last(text, reading, q, history)
-        if leaning:  # 哪位副省长共同调研？ after a question about 怀进鹏's visit: asked again about that, kept if answered
-            q_leaning = analyse(text, leaning)
-            again = self._answers(index, q_leaning, text, conversation.Reading(leaning, True), top_k, max_answers)
-            if again[0]:
-                q, (answers, hits, difference) = q_leaning, again
+        try:
+            answers, hits, difference = self._answers(index, q, text, reading, top_k, max_answers)
+            leaning = None if answers else conversation.leaning_on_last(text, reading, q, history)
+            if leaning:  # 哪位副省长共同调研？ after a question about 怀进鹏's visit: asked again about that, kept if answered
+                q_leaning = analyse(text, leaning)
+                again = self._answers(index, q_leaning, text, conversation.Reading(leaning, True), top_k, max_answers)
+                if again[0]:
+                    q, (answers, hits, difference) = q_leaning, again
+        except StoreUnavailable as problem:  # the Milvus server went away: this question gets one line, the next may work
+            return Response(shown, False, [], [], _ms(started), notice=f"{UNAVAILABLE} ({problem})", read_as=q.text)
         if reading.next_answer and not answers and notice is None:
             notice = NO_FURTHER_ANSWER
         elif not answers and difference is not None and notice is None:
@@ -179,7 +223,7 @@ class Pipeline:
         """Retrieve and answer one analysed question: (answers, hits, the fact that differs when one made it abstain)."""
         vector = self.embedder.encode_queries([q.normal])[0]
         depth = max(top_k or self.settings.top_k, 8)
-        hits = self._retrieve(index, vector, q, depth)
+        hits = self._retrieve(index, vector, q, depth)  # StoreUnavailable (a Milvus server gone) goes up to ask
         wanted = max_answers or self.settings.max_answers
         limit = wanted + 2 if reading.next_answer else wanted  # 还有谁？: read more, then leave out what was answered
         extra, unknown = None, 0.0

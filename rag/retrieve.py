@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and keywords (bm25s over jieba tokens), fused by weighted reciprocal rank."""
+"""Hybrid retrieval: dense (FAISS or Milvus) and keywords (bm25s over jieba tokens, or Milvus BM25), fused by the product."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +28,14 @@ def keyword_token_ids(index: Index, query_tokens: list[str]) -> list[int]:
 
 
 def keyword_search(index: Index, query_tokens: list[str], k: int) -> Ranking:
-    """The k passages with the best BM25 score over the query tokens; passages scoring 0 are not returned."""
+    """The k passages with the best BM25 score over the query tokens; passages scoring 0 are not returned.
+
+    bm25s in the index folder, or the store's own BM25 (Milvus: its jieba analyzer reads the tokens again)."""
+    store_side = getattr(index.vectors, "keyword_search", None)
+    if store_side is not None:
+        if not query_tokens or k <= 0:
+            return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return Ranking(*store_side(" ".join(query_tokens), k))
     ids = keyword_token_ids(index, query_tokens)
     if not ids or k <= 0:
         return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32))

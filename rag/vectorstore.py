@@ -1,8 +1,8 @@
 """The seam for passage vectors: a small VectorStore interface, and FAISS as its implementation.
 
 Retrieval and the index builder talk only to this interface, so another engine (a FAISS IVF-PQ on
-disk, Qdrant, Milvus — see docs/scaling.md) can be added as one more class and a name in the
-manifest, without touching retrieval.
+disk, Qdrant) can be added as one more class and a name in the manifest. Milvus (rag/milvus.py) is the
+second: it holds the keyword side too (`keyword_search`), and is imported only when the manifest names it.
 """
 from __future__ import annotations
 
@@ -222,11 +222,20 @@ def _one_search_thread() -> None:
         _single_threaded = True
 
 
+class StoreUnavailable(Exception):
+    """A store on a server (Milvus) cannot be reached, refuses the credentials, or failed a call: one line saying why."""
+
+
 STORES = {"faiss": FaissVectorStore}
+FILES = {"faiss": "vectors.faiss", "milvus": "milvus.json"}  # what each kind keeps in the index folder
 
 
 def load_vector_store(kind: str, path: Path) -> VectorStore:
-    """Open the saved store of the kind the manifest names."""
+    """Open the saved store of the kind the manifest names (Milvus: pymilvus is imported only here)."""
+    if kind == "milvus":
+        from .milvus import MilvusVectorStore
+
+        return MilvusVectorStore.load(path)
     if kind not in STORES:
         raise ValueError(f"unknown vector store {kind!r}")
     return STORES[kind].load(path)
