@@ -123,27 +123,18 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
     by_name: dict[str, list[str]] = {}
     by_word: dict[str, list[str]] = {}
     entries = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("#"):
-                continue
-            head, _, rest = line.partition(" [")
-            parts = head.split(" ")
-            if len(parts) != 2:
-                continue
-            simplified = parts[1]
-            pinyin, _, definitions = rest.partition("] /")
-            if len(simplified) == 1:
-                syllable = _SYLLABLE.match(pinyin.lower())
-                if syllable:
-                    readings.setdefault(simplified, set()).add(syllable.group(1).replace("u:", "v"))
-            in_corpus = simplified in vocabulary and len(simplified) >= 2
-            if in_corpus:
-                entries.append((simplified, definitions))
-            for gloss in _glosses(definitions):
-                words = by_word.setdefault(gloss, [])
-                if in_corpus and simplified not in words:
-                    words.append(simplified)
+    for simplified, pinyin, definitions in dictionary_entries(path):
+        if len(simplified) == 1:
+            syllable = _SYLLABLE.match(pinyin.lower())
+            if syllable:
+                readings.setdefault(simplified, set()).add(syllable.group(1).replace("u:", "v"))
+        in_corpus = simplified in vocabulary and len(simplified) >= 2
+        if in_corpus:
+            entries.append((simplified, definitions))
+        for gloss in _glosses(definitions):
+            words = by_word.setdefault(gloss, [])
+            if in_corpus and simplified not in words:
+                words.append(simplified)
     for word, definitions in entries:
         for definition in definitions.split("/")[:3]:
             name = re.sub(r"\([^)]*\)|,.*$|;.*$", "", definition).strip()
@@ -164,6 +155,20 @@ def build_glossary(vocabulary: set[str]) -> Glossary:
             by_pinyin.setdefault("".join(combination), []).append(word)
     return Glossary({k: tuple(v[:3]) for k, v in by_pinyin.items()}, {k: tuple(v[:3]) for k, v in by_name.items()},
                     {k: tuple(v) for k, v in by_word.items()})
+
+
+def dictionary_entries(path: Path):
+    """(simplified word, pinyin, '/'-separated definitions) of each CC-CEDICT line."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            parts = head.split(" ")
+            if len(parts) != 2:
+                continue
+            pinyin, _, definitions = rest.partition("] /")
+            yield parts[1], pinyin, definitions
 
 
 def _dictionary_path() -> Path | None:

@@ -13,7 +13,7 @@ import random
 import re
 from functools import lru_cache
 
-from ..crosslingual import _dictionary_path, _glosses
+from ..crosslingual import _dictionary_path, _glosses, dictionary_entries
 
 __all__ = ["english", "dictionary"]
 
@@ -36,24 +36,15 @@ def dictionary() -> tuple[dict[str, str], dict[str, str]]:
     readings: dict[str, str] = {}
     if path is None:
         return glosses, readings
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("#"):
-                continue
-            head, _, rest = line.partition(" [")
-            parts = head.split(" ")
-            if len(parts) != 2:
-                continue
-            word = parts[1]
-            pinyin, _, definitions = rest.partition("] /")
-            if len(word) == 1 and word not in readings:
-                syllable = re.match(r"^([a-zA-Z:]+)\d?$", pinyin.split(" ")[0])
-                if syllable:
-                    readings[word] = syllable.group(1).lower().replace("u:", "v")
-            if word not in glosses:
-                found = _glosses(definitions)
-                if found:
-                    glosses[word] = found[0]
+    for word, pinyin, definitions in dictionary_entries(path):
+        if len(word) == 1 and word not in readings:
+            syllable = re.match(r"^([a-zA-Z:]+)\d?$", pinyin.split(" ")[0])
+            if syllable:
+                readings[word] = syllable.group(1).lower().replace("u:", "v")
+        if word not in glosses:
+            found = _glosses(definitions)
+            if found:
+                glosses[word] = found[0]
     return glosses, readings
 
 
