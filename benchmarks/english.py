@@ -251,6 +251,7 @@ def first_english_question(runs: int = 3) -> dict | None:
     questions = [q["question"] for q in load_qa(EN_SEEDS)]
     code = f"""
 import json, time
+from pathlib import Path
 from rag.config import Settings
 from rag.pipeline import Pipeline
 questions = {questions!r}
