@@ -71,7 +71,7 @@ class Evidence:
     span_score: float
     answerable: float
     name_missing: bool
-    count_missing: bool  # a how-many question whose span holds no number, a who question whose span names nobody
+    count_missing: bool  # a how-many question whose span holds no number, a who question whose quote names nobody
 
 
 def read_passages(reader, index: Index, question: Question, hits: list[Hit], read_first: int = READ_FIRST,
@@ -145,9 +145,13 @@ def evidence_of(question: Question, best: Reading | None, index: Index) -> Evide
     """The calibrated confidence that the best reading answers the question."""
     if best is None:
         return Evidence(0.0, 0.0, 0.0, False, False)
-    span_text = index.store.documents[best.hit.passage.doc_id].text[best.start : best.end]
-    count_missing = (question.kind == "number" and not _NUMERAL.search(span_text)
-                     or question.kind == "person" and not spans.candidate_spans(span_text, "person"))  # who: a span naming nobody
+    text = index.store.documents[best.hit.passage.doc_id].text
+    span_text = text[best.start : best.end]
+    count_missing = question.kind == "number" and not _NUMERAL.search(span_text)
+    if question.kind == "person" and not count_missing:  # who: a quote that names nobody is no answer
+        start, end = quote_bounds(text, best.hit.passage, best.start, best.end)
+        quote = text[start:end]  # any name jieba tags as a person's (foreign ones too), or a 乔治·华盛顿
+        count_missing = "·" not in quote and not any(w.flag.startswith("nr") for w in spans.tagged_words(quote))
     value = confidence(best.answerable, best.name_missing, count_missing)
     return Evidence(round(value, 4), round(best.span_score, 4), round(best.answerable, 4), best.name_missing, count_missing)
 
