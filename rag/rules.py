@@ -294,6 +294,13 @@ def _evidence(index: Index, best: Scored | None, weights: dict[str, float], ques
     return replace(evidence, confidence=round(confidence(evidence), 4))
 
 
+def is_english_question(text: str) -> bool:
+    """Whether a Latin-script text reads as an English question (three words or more, one of them a function word),
+    not markup, code or a stray string: only such a question goes to the reader, which answers whatever it is given."""
+    words = re.findall(r"[A-Za-z]+", text.lower())
+    return len(words) >= 3 and bool(_ENGLISH_FUNCTION_WORDS.intersection(words)) and not re.search(r"[<>{};=]", text)
+
+
 _ENGLISH_FUNCTION_WORDS = frozenset("the of in on at to for by is are was were did does do what who whom when where which how why a an".split())
 STRICT_KINDS = {"person", "date", "number", "place", "docnum"}
 
