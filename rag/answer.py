@@ -401,7 +401,7 @@ def with_subject(index: Index, answers: list[Answer], question: Question) -> lis
     finds the title; this rule does, and only for a question that states a document number."""
     if not _ASKS_SUBJECT.search(question.normal):
         return answers
-    asked = {normalize(m.group(0)) for m in _DOCUMENT_NUMBER.finditer(question.normal)}
+    asked = {normalize(m.group(0)) for m in spans.DOCUMENT_NUMBER.finditer(question.normal)}
     for document in index.store.documents.values():
         if not document.doc_number or normalize(document.doc_number) not in asked:
             continue
@@ -416,7 +416,6 @@ def with_subject(index: Index, answers: list[Answer], question: Question) -> lis
 
 
 _ASKS_SUBJECT = re.compile(r"关于什么|什么内容|主题是什么|讲的?是什么|讲什么|是什么文件|\babout\b", re.I)
-_DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")
 _SUBJECT = re.compile(r"关于(.+)的(?:实施意见|意见|通知|决定|办法|方案|规定|报告|批复|函|通报|公告)$")
 
 

@@ -8,6 +8,7 @@ names from the dictionary's definitions (Ministry of Science and Technology → 
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import re
@@ -28,8 +29,20 @@ class Glossary:
         self.by_pinyin = by_pinyin
         self.by_name = by_name
         self.by_word = by_word or {}  # an English word → its translations that the corpus uses (empty: none does)
+        # one English question asks for these three times (keywords, fusion share, abstention): computed once
+        self._concepts = functools.lru_cache(maxsize=256)(self._find_concepts)
+        self._names = functools.lru_cache(maxsize=256)(self._find_names)
 
     def concepts(self, question: str) -> dict[str, tuple[str, ...]]:
+        """The question's lower-case content words the dictionary knows, each with the corpus words that translate it
+        (see _find_concepts)."""
+        return dict(self._concepts(question))
+
+    def expand(self, question: str) -> list[str]:
+        """Corpus words for the names in an English question, longest name first."""
+        return list(self._names(question))
+
+    def _find_concepts(self, question: str) -> dict[str, tuple[str, ...]]:
         """The question's lower-case content words the dictionary knows, each with the corpus words that translate it.
 
         A word no corpus word translates (mayor → 市长, GDP → 国内生产总值 in notices that never say them) is
@@ -50,8 +63,7 @@ class Glossary:
         concepts = self.concepts(question)
         return sum(not words for words in concepts.values()) / len(concepts) if concepts else 0.0
 
-    def expand(self, question: str) -> list[str]:
-        """Corpus words for the names in an English question, longest name first."""
+    def _find_names(self, question: str) -> tuple[str, ...]:
         out: list[str] = []
         for match in _NAME_RUN.finditer(question):
             words = match.group().split()
@@ -65,7 +77,7 @@ class Glossary:
                     if word.lower() not in _LINKS:
                         found += self._lookup([word])
             out += [w for w in found if w not in out]
-        return out
+        return tuple(out)
 
     def _lookup(self, words: list[str]) -> list[str]:
         phrase = " ".join(w.lower() for w in words)

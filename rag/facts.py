@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .question import mentions
 from .schema import Document
+from .spans import DOCUMENT_NUMBER as _DOCUMENT_NUMBER
 from .text import normalize
 
 __all__ = ["Difference", "checked", "contradiction"]
@@ -20,7 +21,6 @@ _YEAR = re.compile(r"(?<![\d〔\[［(（])((?:19|20)\d{2})(?=\s*年)")
 _ORDINAL = re.compile(r"第([0-9一二三四五六七八九十百零〇两]+)([\u4e00-\u9fff])")  # 第七次, 第25指导组: compared by the character after
 _CONGRESS = re.compile(r"(?<![一二三四五六七八九十])([一二三四五六七八九十]{2,3})大(?![学型量力多小众概都致陆街连厦家])")
 _CONGRESS_FULL = re.compile(r"第([一二三四五六七八九十]{2,3})次全国代表大会")
-_DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")
 _ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:部|厅|局|署|委员会)$")
 _NOT_ORGANISATIONS = {"俱乐部", "总部", "本部", "分部", "干部", "支部", "内部", "全部", "外部", "局部", "东部", "西部", "南部", "北部",
                       "中部", "头部", "腹部", "胸部", "背部", "尾部", "底部", "顶部", "根部", "基部", "面部", "上部", "下部", "前部",

@@ -77,7 +77,7 @@ _NUMBER = re.compile(
     rf"|[{_CN_NUM}]+(?:个方面|方面|个|项|名|位|次|条|家|所|届|批|种|大|篇|场))"
 )
 _QUOTE = re.compile(r"“[^“”]{1,40}”|《[^《》]{1,60}》|「[^「」]{1,40}」")
-_DOCNUM = re.compile(r"[\u4e00-\u9fff]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")
+DOCUMENT_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,12}[〔\[［(（]\d{4}[〕\]］)）]\d+号")  # 渝科协党组发〔2022〕35号
 _TITLE_BEFORE_NAME = re.compile(
     r"(?:书记|主席|部长|组长|主任|院长|局长|厅长|省长|市长|委员|常委|巡视员|馆长|理事长|秘书长|校长|同志)"
     r"、?(?P<name>[\u4e00-\u9fff]{2,3}?)(?=主持|出席|作|调研|带队|同志|强调|指出|表示|讲话|一行|共同|参加|[,，、。;；])"
@@ -130,7 +130,7 @@ def candidate_spans(sentence: str, kind: str) -> list[Span]:
         return [s for s in _regex(_NUMBER, sentence, kind) if any(ch.isdigit() or ch in _CN_NUM for ch in s.text)
                 and not _inside(s, _regex(_DATE, sentence, "date"))]
     if kind == "docnum":
-        return _regex(_DOCNUM, sentence, kind)
+        return _regex(DOCUMENT_NUMBER, sentence, kind)
     if kind == "quote":
         return _quote_runs(sentence)
     if kind == "person":
