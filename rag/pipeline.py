@@ -104,14 +104,21 @@ class Pipeline:
             warn(f"{problem}; rebuilding")
             build_index(settings, pipeline.embedder, progress=False, warn=warn)
             pipeline.index = load_index(settings.index_dir, pipeline.embedder.name)
+        pipeline.warm_up()  # before the background loads: they would hold the GIL that jieba's loading needs
         pipeline.load_reader(background=True)
         pipeline.load_glossary(background=True)
-        pipeline.warm_up()
         return pipeline
 
     def warm_up(self) -> None:
-        """Load jieba's dictionaries, OpenCC and the engine now, so the first question is as fast as the rest."""
-        self.ask("谁在哪天主持了会议？")
+        """Load jieba's dictionaries, OpenCC and the engine now, so the first question is as fast as the rest.
+
+        It never waits for the reader (loading in the background): a start used to wait here for torch and the
+        weights (~3.5 s quiet, 7 s on busy cores) before the first question could be answered."""
+        self._warming = True
+        try:
+            self.ask("谁在哪天主持了会议？")
+        finally:
+            self._warming = False
 
     def load_glossary(self, background: bool = False) -> None:
         """Build the index's English glossary (CC-CEDICT against its vocabulary, ~1.5 s) now or in a thread, so the
@@ -230,7 +237,10 @@ class Pipeline:
         if q.latin:
             glossary = glossary_for(index)
             extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
-        reader = self.reader if self.wait_for_reader else self.reader_if_ready()
+        if getattr(self, "_warming", False):
+            reader = None
+        else:
+            reader = self.reader if self.wait_for_reader else self.reader_if_ready()
         if reader is not None and (self.settings.reader == "full" or q.latin and rules.is_english_question(q.text)):
             # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
             # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the
