@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import tempfile
 import time
@@ -216,6 +217,7 @@ def compare_recombined(names: list[str]) -> dict:
         questions_file.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
         for name in names:
             n = passages_of(name)
+            load_at_start = round(os.getloadavg()[0], 1)  # the 2 cores are shared: what else ran shows in the timings
             faiss_dir, milvus_dir, db = workdir / f"faiss-{n}", workdir / f"milvus-{n}", workdir / f"recombined-{n}.db"
             log(f"{name}: writing the FAISS + bm25s index")
             faiss_built = run_child("benchmarks.endtoend", ["build", "--n", str(n), "--material", str(material), "--index", str(faiss_dir)], timeout=3 * 3600)
@@ -226,7 +228,7 @@ def compare_recombined(names: list[str]) -> dict:
             asked = {store: run_child("benchmarks.milvus", ["ask", "--index", str(folder), "--questions", str(questions_file)], timeout=3600)
                      for store, folder in (("faiss", faiss_dir), ("milvus", milvus_dir))}
             shared_s = faiss_built["store_s"] + faiss_built["sentences_s"]
-            row = {"questions": len(questions), "passages": n, "shared_build_s": round(shared_s, 1)}
+            row = {"questions": len(questions), "passages": n, "shared_build_s": round(shared_s, 1), "load_average": load_at_start}
             for store, built in (("faiss", {"build_s": round(faiss_built["dense_s"] + faiss_built["keywords_s"], 1), "dense_s": faiss_built["dense_s"],
                                             "keywords_s": faiss_built["keywords_s"], "build_peak_rss_mb": faiss_built["peak_rss_mb"]}),
                                  ("milvus", milvus_built)):
@@ -399,8 +401,9 @@ def write_section(result: dict) -> None:
             server = f"{r['server_rss_after_open_mb']:,.0f} / {r['server_peak_rss_mb']:,.0f}" if store == "milvus" else "—"
             same = f"{row['same_first_passage']}" if store == "milvus" else "—"
             overlap = f"{row['dense_top10_overlap']}" if store == "milvus" else "—"
+            load = f", load {row['load_average']}" if "load_average" in row else ""
             lines.append(
-                f"| {name} ({row['questions']} q, {row['passages']:,} passages) | {label} | {r['build_s']} | {r['ask_p50_ms']} / {r['ask_p95_ms']} "
+                f"| {name} ({row['questions']} q, {row['passages']:,} passages{load}) | {label} | {r['build_s']} | {r['ask_p50_ms']} / {r['ask_p95_ms']} "
                 f"| {r['search_p50_ms']} / {r['search_p95_ms']} | {r['rss_after_open_mb']:,.0f} (+{r['rss_after_open_mb'] - r['rss_before_open_mb']:,.0f}) "
                 f"| {r['app_peak_rss_mb']:,.0f} | {server} | {same} | {overlap} |")
     lines += ["",
