@@ -173,11 +173,13 @@ def build_index(n: int, material_path: Path, folder: Path, ann_above: int | None
         table[a : a + CHUNK * 4] = sentence_vectors[recombined.ids[a : a + CHUNK * 4]]
     table.flush()
     del table
+    sentences_s = time.perf_counter() - started - stored_s - dense_s
 
     logging.getLogger("bm25s").setLevel(logging.ERROR)
     keywords = bm25s.BM25()
     keywords.index(TokenIdCorpus(recombined, material.sentence_tokens(), {t: i for i, t in enumerate(material.vocab)}), show_progress=False)
     keywords.save(str(folder / BM25_DIR))
+    keywords_s = time.perf_counter() - started - stored_s - dense_s - sentences_s
     manifest = {
         "format_version": FORMAT_VERSION, "embedder": "e5-small", "dim": dim, "vector_store": FaissVectorStore.kind,
         "dense_index": dense_index_name(vectors_approximate), "max_passage_chars": settings.max_passage_chars, "corpus_folders": [],
@@ -188,6 +190,7 @@ def build_index(n: int, material_path: Path, folder: Path, ann_above: int | None
     return {
         "n": n, "sentences": len(sentences), "dense_index": manifest["dense_index"],
         "build_s": round(time.perf_counter() - started, 1), "store_s": round(stored_s, 1), "dense_s": round(dense_s, 1),
+        "sentences_s": round(sentences_s, 1), "keywords_s": round(keywords_s, 1),
         "bytes_on_disk": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()), "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -66,6 +66,11 @@ def run_cli(args, env, timeout=120):
     return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
 
 
+def messages(stderr: str) -> list[str]:
+    """What a command told its user on stderr, less the progress bars (`rag index` shows one as it reads the corpus)."""
+    return [line for line in stderr.strip().splitlines() if line.strip() and "%|" not in line]
+
+
 def folder_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -78,7 +83,7 @@ def test_the_milvus_store_cites_the_same_source_as_the_default_store_for_every_s
     differences = []
     for q in seed_questions:
         default, milvus = pipeline.ask(q["question"]), milvus_pipeline.ask(q["question"])
-        cited = lambda r: [(a.citation.doc_id, a.citation.paragraph, a.text) for a in r.answers[:1]]
+        cited = lambda r: [(a.citation.doc_id, a.citation.paragraph, a.text) for a in r.answers]  # every answer shown, not only the first
         if (default.answered, cited(default)) != (milvus.answered, cited(milvus)):
             differences.append((q["question"], cited(default), cited(milvus)))
     assert differences == []
@@ -230,7 +235,7 @@ def test_a_build_that_fails_midway_leaves_the_previous_collection_answering(milv
 # ---------------------------------------------------------------- bad input: one line, the default store untouched
 
 
-def test_an_unreachable_server_is_one_line_and_the_default_index_is_untouched(seed_settings, tmp_path):
+def test_an_unreachable_server_is_one_line_and_the_default_index_is_untouched(pipeline, seed_settings, tmp_path):
     default_copy = tmp_path / "default"
     shutil.copytree(seed_settings.index_dir, default_copy)
     before = folder_digest(default_copy)
@@ -265,13 +270,20 @@ def refusing_server():
     server.stop(0)
 
 
-def test_a_wrong_token_is_one_line_that_names_the_token_setting(refusing_server, seed_settings, tmp_path):
-    out = run_cli(["index"], {"RAG_STORE": "milvus", "RAG_MILVUS_URI": refusing_server, "RAG_MILVUS_TOKEN": "root:wrong",
-                              "RAG_INDEX": str(tmp_path / "index"), "RAG_CORPUS": str(seed_settings.corpus[0])})
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "refused the credentials" in out.stderr and "RAG_MILVUS_TOKEN" in out.stderr
-    assert "root:wrong" not in out.stderr + out.stdout  # the token is never printed
+def test_a_wrong_token_is_one_line_that_names_the_token_setting(refusing_server, pipeline, seed_settings, tmp_path):
+    default_copy = tmp_path / "default"
+    shutil.copytree(seed_settings.index_dir, default_copy)
+    before = folder_digest(default_copy)
+    for args, folder in ((["index"], tmp_path / "index"), (["index"], default_copy), (["ask", "谁主持了会议？"], default_copy)):
+        out = run_cli(args, {"RAG_STORE": "milvus", "RAG_MILVUS_URI": refusing_server, "RAG_MILVUS_TOKEN": "root:wrong",
+                             "RAG_INDEX": str(folder), "RAG_CORPUS": str(seed_settings.corpus[0])})
+        lines = messages(out.stderr)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert lines[-1].startswith("error: ") and len(lines) <= 2, out.stderr
+        assert "refused the credentials" in lines[-1] and "RAG_MILVUS_TOKEN" in lines[-1]
+        assert "root:wrong" not in out.stderr + out.stdout  # the token is never printed
     assert not (tmp_path / "index").exists()
+    assert folder_digest(default_copy) == before  # the default store's files are not touched
 
 
 def test_a_collection_made_with_another_embedders_dimension_is_refused_in_one_line(pipeline, seed_settings, embedder, milvus_db, tmp_path):
@@ -297,6 +309,38 @@ def test_a_collection_made_with_another_embedders_dimension_is_refused_in_one_li
     with pytest.raises(IndexDamaged) as damaged:
         load_index(settings.index_dir, embedder.name)
     assert "768-dimensional" in str(damaged.value) and "384" in str(damaged.value) and "\n" not in str(damaged.value)
+
+
+def test_the_command_line_refuses_a_collection_of_another_embedders_dimension_in_one_line(pipeline, seed_settings, tmp_path):
+    from milvus_lite.server_manager import server_manager_instance
+    from pymilvus import DataType, MilvusClient
+
+    from rag.milvus import collection_dim
+
+    db = tmp_path / "theirs.db"
+    client = client_for(db)
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=768)
+    client.create_collection("their_passages", schema=schema)
+    client.close()
+    server_manager_instance.release_server(str(db))  # the command below opens the file in a process of its own
+    default_copy = tmp_path / "default"
+    shutil.copytree(seed_settings.index_dir, default_copy)
+    before = folder_digest(default_copy)
+    env = {"RAG_STORE": "milvus", "RAG_MILVUS_URI": str(db), "RAG_MILVUS_COLLECTION": "their_passages",
+           "RAG_INDEX": str(default_copy), "RAG_CORPUS": str(seed_settings.corpus[0])}
+    for args in (["index"], ["ask", "谁主持了会议？"]):
+        out = run_cli(args, env)
+        lines = messages(out.stderr)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert lines[-1].startswith("error: ") and len(lines) <= 2, out.stderr  # ask says first that it builds the index
+        assert "768-dimensional" in lines[-1] and "RAG_MILVUS_COLLECTION" in lines[-1]
+    assert folder_digest(default_copy) == before
+    client = client_for(db)
+    assert client.list_collections() == ["their_passages"] and collection_dim(client, "their_passages") == 768  # left as it was
+    client.close()
+    server_manager_instance.release_server(str(db))
 
 
 def test_a_server_that_disappears_mid_conversation_gets_a_one_line_notice(pipeline, seed_settings, embedder, tmp_path):
