@@ -357,7 +357,7 @@ def test_a_server_that_disappears_mid_conversation_gets_a_one_line_notice(pipeli
     response = pipe.ask("科技部党组会议是哪天召开的？")
     assert not response.answered and response.answers == []
     assert response.notice.startswith(UNAVAILABLE) and "\n" not in response.notice
-    assert response.latency_ms < 20_000  # told within the call timeout (10 s), not after pymilvus's minutes of retries
+    assert response.latency_ms < 60_000  # a hang guard, not a speed check: told within the call timeout (10 s), not after pymilvus's minutes of retries
     with pytest.raises(IndexUnreachable):
         pipe.search("陈红缨")
     server_manager_instance.release_server(str(db))
