@@ -233,3 +233,13 @@ def test_the_questions_a_new_user_tried_are_answered_with_the_whole_answer_or_ab
 def test_a_document_number_no_document_has_is_named_not_answered(pipeline):
     response = pipeline.ask("渝科协党组发〔2021〕3号文件是关于什么的？")
     assert not response.answered and "渝科协党组发〔2022〕35号，不是渝科协党组发〔2021〕3号" in response.notice
+
+
+def test_a_short_answer_inside_a_document_number_is_the_whole_number():
+    from rag.answer import whole_document_number
+
+    text = "重庆市科协党组文件\n渝科协党组发〔2022〕35号\n关于认真学习宣传贯彻党的二十大精神的实施意见"
+    start = text.index("35号")
+    whole = whole_document_number(text, start, start + 3)
+    assert text[slice(*whole)] == "渝科协党组发〔2022〕35号"
+    assert whole_document_number(text, 0, 5) == (0, 5)  # not inside a number: unchanged
