@@ -180,16 +180,36 @@ def _score_sentences(index, question, query_vector, hits, kind, weights, names) 
         if pid not in elsewhere:
             elsewhere[pid] = misses_a_name(f"{context_normal} {normalize(hit.passage.text)}", names)
         overlap = sum(w if t in sentence_normal else CONTEXT_SHARE * w if t in context_normal else 0.0 for t, w in weights.items()) / total_weight
-        short = _short_answer(sentence, sentence_normal, kind, weights, question_normal, unit) if kind else None
-        bonus = (W_KIND_STRICT if kind in STRICT_KINDS else W_KIND) if short is not None else 0.0
-        score = W_COSINE * cosine + W_OVERLAP * overlap + W_RANK / (1 + rank) + bonus + W_NEXT_TO_ASKED * _beside_share(beside, sentence_normal)
+        score = W_COSINE * cosine + W_OVERLAP * overlap + W_RANK / (1 + rank) + W_NEXT_TO_ASKED * _beside_share(beside, sentence_normal)
         score -= ENTITY_MISSING_PENALTY * elsewhere[pid]
         quote_start = start
         before = previous_in_passage.get(pid)
         if before and (_OPENS_DEPENDENT.match(sentence) or end - start < MIN_STANDALONE):
             quote_start = before[0]
         previous_in_passage[pid] = (start, end)
-        out.append(Scored(rank, hit, quote_start, end, start, end, cosine, overlap, score, short))
+        out.append(Scored(rank, hit, quote_start, end, start, end, cosine, overlap, score, None))
+    return _with_kind_bonus(out, texts, normals, kind, weights, question_normal, unit)
+
+
+def _with_kind_bonus(scored: list[Scored], texts: list[str], normals: list[str], kind, weights, question_normal: str,
+                     unit) -> list[Scored]:
+    """Each sentence's typed short span and the bonus it earns, looked for best sentence first and only while it
+    could still matter: a sentence whose score even with the bonus stays below the best score less the second
+    answer's margin is never quoted, so its span (jieba part-of-speech tagging, the slow part of a cold question) is
+    not looked for. The answers are exactly those of looking in every sentence."""
+    if not kind:
+        return scored
+    bonus = W_KIND_STRICT if kind in STRICT_KINDS else W_KIND
+    best = -np.inf
+    out = list(scored)
+    for i in sorted(range(len(scored)), key=lambda i: -scored[i].score):
+        s = scored[i]
+        if s.score + bonus < best - SECOND_ANSWER_MARGIN:
+            break
+        short = _short_answer(texts[i], normals[i], kind, weights, question_normal, unit)
+        if short is not None:
+            out[i] = replace(s, score=s.score + bonus, short=short)
+        best = max(best, out[i].score)
     return out
 
 
