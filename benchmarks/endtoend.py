@@ -107,7 +107,7 @@ def _material(workdir: Path, question_count: int) -> tuple[Path, list[str]]:
         questions += [q["question"] for q in eval_set.questions if q["answers"]]
     questions = questions[::max(1, len(questions) // question_count)][:question_count]
     path = workdir / "material.npz"
-    write_material(path, [(name, p.index) for name, p in pipelines.items()], embedder.encode_queries([normalize(q) for q in questions]), questions)
+    write_material(path, [(name, p.index) for name, p in pipelines.items()], embedder.encode_queries([normalize(q) for q in questions]), questions, embedder)
     return path, questions
 
 
@@ -121,7 +121,7 @@ def build_index(n: int, material_path: Path, folder: Path, ann_above: int | None
     import bm25s
 
     from rag.config import Settings
-    from rag.index import BM25_DIR, FORMAT_VERSION, MANIFEST, SENTENCE_VECTORS, VECTORS, dense_index_name
+    from rag.index import BM25_DIR, FORMAT_VERSION, MANIFEST, VECTORS, dense_index_name
     from rag.schema import Document, Passage
     from rag.store import write_store
     from rag.vectorstore import IVF_TRAIN_PER_LIST, FaissVectorStore, ivf_lists
@@ -168,12 +168,7 @@ def build_index(n: int, material_path: Path, folder: Path, ann_above: int | None
     del vectors
     dense_s = time.perf_counter() - started - stored_s
 
-    table = np.lib.format.open_memmap(folder / SENTENCE_VECTORS, mode="w+", dtype=np.float32, shape=(len(sentences), dim))
-    for a in range(0, len(sentences), CHUNK * 4):
-        table[a : a + CHUNK * 4] = sentence_vectors[recombined.ids[a : a + CHUNK * 4]]
-    table.flush()
-    del table
-    sentences_s = time.perf_counter() - started - stored_s - dense_s
+    sentences_s = 0.0  # the index holds no sentence vectors since the rule path scores sentences by their passage
 
     logging.getLogger("bm25s").setLevel(logging.ERROR)
     keywords = bm25s.BM25()

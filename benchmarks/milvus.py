@@ -258,7 +258,7 @@ def build_milvus(n: int, material_path: Path, beside: Path, folder: Path, db: Pa
     the Milvus Lite server."""
     import shutil
 
-    from rag.index import KEYWORD_STATS, MANIFEST, MILVUS, SENTENCE_VECTORS, STORE, KeywordStats
+    from rag.index import KEYWORD_STATS, MANIFEST, MILVUS, STORE, KeywordStats
     from rag.milvus import write_collection
     from rag.text import normalize
 
@@ -267,7 +267,7 @@ def build_milvus(n: int, material_path: Path, beside: Path, folder: Path, db: Pa
     from .scale import Material, Recombined, vector_chunks
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name in (STORE, SENTENCE_VECTORS):
+    for name in (STORE,):
         shutil.copy2(beside / name, folder / name)
     material = Material.load(material_path)
     recombined = Recombined.draw(n, material.arrays["per_passage"], material.arrays["sentence_doc"])  # the draw vector_chunks makes

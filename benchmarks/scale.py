@@ -40,8 +40,10 @@ PQ_MIN_TRAIN = 256 * 39  # 8-bit PQ: 256 centroids per sub-quantizer, faiss want
 # ---------------------------------------------------------------- material (written by the parent)
 
 
-def write_material(path: Path, stores_and_vectors, query_vectors: np.ndarray, questions: list[str]) -> dict:
-    """Sentences (text, document, jieba token ids, e5 vector), sentences-per-passage counts and queries, into one .npz."""
+def write_material(path: Path, stores_and_vectors, query_vectors: np.ndarray, questions: list[str], embedder) -> dict:
+    """Sentences (text, document, jieba token ids, e5 vector), sentences-per-passage counts and queries, into one .npz.
+
+    The index no longer holds sentence vectors: the sentences are embedded here (benchmarks/.cache keeps them)."""
     from rag.text import tokens
 
     texts, vectors, per_passage, sentence_doc, real = [], [], [], [], {}
@@ -49,11 +51,12 @@ def write_material(path: Path, stores_and_vectors, query_vectors: np.ndarray, qu
     for name, index in stores_and_vectors:
         rows = index.store.all_sentences()
         passages = {p.id: p for p in index.store.all_passages()}
+        first = len(texts)
         for sid, pid, start, end in rows:
             doc_id = passages[pid].doc_id
             texts.append(index.store.documents[doc_id].text[start:end])
             sentence_doc.append(documents.setdefault((name, doc_id), len(documents)))
-        vectors.append(np.asarray(index.sentence_vectors, dtype=np.float32))
+        vectors.append(np.asarray(embedder.encode_passages(texts[first:]), dtype=np.float32))
         per_passage += np.bincount([pid for _, pid, _, _ in rows], minlength=len(passages)).tolist()
         real[name] = index.dense.reconstruct_n(0, index.dense.ntotal)
     vocab: dict[str, int] = {}

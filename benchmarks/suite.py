@@ -145,7 +145,7 @@ def scale_section(plan, workdir: Path, pipelines, eval_sets, cached) -> dict:
     questions = [q["question"] for q in query_set.questions][: plan.scale_queries]
     query_vectors = cached.encode_queries([normalize(q) for q in questions])
     material_path = workdir / "material.npz"
-    out = {"material": write_material(material_path, [(n, p.index) for n, p in pipelines.items()], query_vectors, questions)}
+    out = {"material": write_material(material_path, [(n, p.index) for n, p in pipelines.items()], query_vectors, questions, cached)}
     out["jieba"] = jieba_rate(Material.load(material_path), plan.jieba_passages)
     out["vectors"], out["keywords"] = [], []
     runs = [(f"real_{name}", None) for name in pipelines] + list(plan.vector_runs)

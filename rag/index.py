@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
-SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_VECTORS = "sentences.npy"  # written by indexes before 2026-11-30 (sentence vectors); ignored now
 BM25_DIR = "bm25"
 MILVUS = STORE_FILES["milvus"]
 KEYWORD_STATS = "keywords.json"  # the Milvus store's keyword vocabulary and document frequencies (IDF for the answer step)
@@ -128,7 +128,6 @@ class BuildReport:
     passages: int = 0
     sentences: int = 0
     embedded_passages: int = 0
-    embedded_sentences: int = 0
     reused_files: int = 0
     seconds: float = 0.0
     bytes_on_disk: int = 0
@@ -161,15 +160,14 @@ def keyword_view(passage: Passage) -> list[str]:
 
 
 class Index:
-    """A loaded index: the store, the dense index, sentence vectors, the keyword index, the manifest."""
+    """A loaded index: the store, the dense index, the keyword index, the manifest."""
 
-    def __init__(self, folder: Path, manifest: dict, store: Store, vectors: VectorStore, sentence_vectors: np.ndarray, keywords) -> None:
+    def __init__(self, folder: Path, manifest: dict, store: Store, vectors: VectorStore, keywords) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
         self.vectors = vectors
         self.dense = getattr(vectors, "index", None)  # the raw FAISS index, for benchmarks
-        self.sentence_vectors = sentence_vectors
         self.keywords = keywords
         vocab = getattr(keywords, "vocab_dict", None) or {}
         self.keyword_vocab: dict[str, int] = vocab
@@ -217,7 +215,6 @@ def load_index(folder: Path, embedder_name: str | None = None) -> Index:
     try:
         store = Store(folder / STORE)
         vectors = load_vector_store(kind, folder / STORE_FILES.get(kind, VECTORS))
-        sentence_vectors = RowFile(folder / SENTENCE_VECTORS)
         keywords = KeywordStats.load(folder / KEYWORD_STATS) if kind == "milvus" else _load_bm25(folder / BM25_DIR)
     except StoreUnavailable as problem:
         raise IndexUnreachable(f"the index at {folder} cannot be used: {problem}") from None
@@ -227,11 +224,10 @@ def load_index(folder: Path, embedder_name: str | None = None) -> Index:
     if (
         len(vectors) != store.passage_count
         or vectors.dim != expected_dim
-        or sentence_vectors.shape != (store.sentence_count, expected_dim)
         or manifest.get("passages") != store.passage_count
     ):
         raise IndexDamaged(f"the index at {folder} is inconsistent (counts differ between its files): run `python -m rag index` to rebuild it")
-    return Index(folder, manifest, store, vectors, sentence_vectors, keywords)
+    return Index(folder, manifest, store, vectors, keywords)
 
 
 def _short(exc: Exception) -> str:
@@ -331,7 +327,7 @@ def is_stale(settings: Settings, embedder_name: str | None = None) -> str | None
         return f"the corpus cannot be read ({exc})"
     if current != known:
         return "the corpus files changed"
-    for name in (STORE, SENTENCE_VECTORS, *((MILVUS, KEYWORD_STATS) if kind == "milvus" else (VECTORS, BM25_DIR))):
+    for name in (STORE, *((MILVUS, KEYWORD_STATS) if kind == "milvus" else (VECTORS, BM25_DIR))):
         if not (settings.index_dir / name).exists():
             return f"{name} is missing"
     return None
@@ -350,7 +346,6 @@ class _Piece:
     passages: list[Passage]  # ids local to the piece
     sentences: list[tuple[int, int, int]]  # (local passage id, start, end)
     passage_vectors: np.ndarray | None = None
-    sentence_vectors: np.ndarray | None = None
 
 
 def build_index(settings: Settings, embedder=None, progress: bool = True, warn=None, on_embedded=None) -> BuildReport:
@@ -474,16 +469,12 @@ EMBED_CHUNK = 128  # texts embedded at a time, between two progress reports
 
 
 def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildReport, on_embedded=None) -> None:
-    """Embed, in large batches, the passages and sentences of every piece that has no vectors yet."""
+    """Embed, in large batches, the passages of every piece that has no vectors yet (sentences are not embedded:
+    the rule path scores a sentence with its passage's cosine)."""
     fresh = [p for p in pieces if p.passage_vectors is None]
     passage_texts = [passage_view(x) for p in fresh for x in p.passages]
-    sentence_texts = []
-    for p in fresh:
-        texts = {d.doc_id: d.text for d in p.documents}
-        by_id = {x.id: x for x in p.passages}
-        sentence_texts += [texts[by_id[pid].doc_id][s:e] for pid, s, e in p.sentences]
     if passage_texts:
-        every = passage_texts + sentence_texts
+        every = passage_texts
         chunks = range(0, len(every), EMBED_CHUNK)
         if progress and len(chunks) > 1:
             from tqdm import tqdm
@@ -496,15 +487,11 @@ def _embed_new(pieces: list[_Piece], embedder, progress: bool, report: BuildRepo
             parts.append(embedder.encode_passages(every[i : i + EMBED_CHUNK]))
             report_to(min(i + EMBED_CHUNK, len(every)), len(every))
         vectors = np.vstack(parts).astype(np.float32, copy=False)
-        passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts) :]
-        a = b = 0
+        a = 0
         for p in fresh:
-            p.passage_vectors = passage_vectors[a : a + len(p.passages)]
-            p.sentence_vectors = sentence_vectors[b : b + len(p.sentences)]
+            p.passage_vectors = vectors[a : a + len(p.passages)]
             a += len(p.passages)
-            b += len(p.sentences)
     report.embedded_passages = len(passage_texts)
-    report.embedded_sentences = len(sentence_texts)
 
 
 def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dict], report: BuildReport) -> int:
@@ -521,7 +508,6 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
         sentences += [(offset + pid, s, e) for pid, s, e in piece.sentences]
     dim = embedder.dim
     passage_vectors = np.vstack([p.passage_vectors for p in pieces]) if pieces else np.zeros((0, dim), np.float32)
-    sentence_vectors = np.vstack([p.sentence_vectors for p in pieces]) if pieces else np.zeros((0, dim), np.float32)
 
     target = Path(settings.index_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -529,7 +515,6 @@ def _write(settings: Settings, embedder, pieces: list[_Piece], skipped: list[dic
     milvus = None
     try:
         write_store(tmp / STORE, documents, passages, sentences)
-        np.save(tmp / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         corpus_tokens = [keyword_view(p) or ["\u2205"] for p in passages] or [["\u2205"]]
         if settings.store == "milvus":
             milvus = _write_milvus(settings, tmp, dim, passages, passage_vectors, corpus_tokens)
@@ -686,5 +671,4 @@ def _reuse(old: Index, source: str, sha: str) -> _Piece | None:
     sentences = [(local[pid], s, e) for _, pid, s, e in rows]
     ids = np.array([p.id for p in old_passages], dtype=np.int64)
     passage_vectors = old.vectors.vectors(ids)
-    sentence_vectors = np.asarray(old.sentence_vectors[[sid for sid, _, _, _ in rows]], dtype=np.float32)
-    return _Piece(source, sha, documents, passages, sentences, passage_vectors, sentence_vectors)
+    return _Piece(source, sha, documents, passages, sentences, passage_vectors)

@@ -259,17 +259,12 @@ def _manifest_not_json(folder: Path) -> None:
     (folder / MANIFEST).write_text('{"format_version": 1, "embed', encoding="utf-8")
 
 
-def _sentence_vectors_of_another_shape(folder: Path) -> None:
-    np.save(folder / "sentences.npy", np.zeros((3, 32), np.float32))
-
-
 DAMAGE = [
     ("truncated vectors.faiss", _truncate_vectors, IndexDamaged),
     ("store.sqlite header overwritten", _garble_store_header, IndexDamaged),
     ("store.sqlite pages overwritten", _garble_store_pages, IndexDamaged),
     ("manifest of an older format", _older_format, IndexStale),
     ("manifest cut short", _manifest_not_json, IndexDamaged),
-    ("sentence vectors of another shape", _sentence_vectors_of_another_shape, IndexDamaged),
 ]
 
 

@@ -21,6 +21,7 @@ from rag.index import (
     IndexMissing,
     IndexStale,
     build_index,
+    is_index_folder,
     is_stale,
     load_index,
     passage_view,
@@ -98,13 +99,9 @@ def doc_ids(index) -> set[str]:
 
 
 def assert_vectors_belong_to_their_passages(index, embedder: FakeEmbedder) -> None:
-    """Every stored vector is the vector of the passage (and sentence) that now has its id: reuse kept them aligned."""
+    """Every stored vector is the vector of the passage that now has its id: reuse kept them aligned."""
     for passage in index.store.all_passages():
         np.testing.assert_allclose(index.vectors.vectors(np.array([passage.id]))[0], embedder.vector(passage_view(passage)), atol=1e-6)
-    for sentence_id, passage_id, start, end in index.store.all_sentences():
-        (passage,) = index.store.passages([passage_id])
-        text = index.store.documents[passage.doc_id].text[start:end]
-        np.testing.assert_allclose(index.sentence_vectors[sentence_id], embedder.vector(text), atol=1e-6)
 
 
 def keyword_doc_ids(index, query: str) -> set[str]:
@@ -138,6 +135,18 @@ def test_build_writes_manifest_store_vectors_and_keyword_index(settings, embedde
     assert {entry["path"]: entry["sha256"] for entry in manifest["corpus"]} == expected
     assert report.documents == 6 and report.passages == manifest["passages"] > 50
     assert report.embedded_passages == report.passages
+    assert not (folder / "sentences.npy").exists()  # sentences are scored by their passage's vector: half the embedding
+
+
+def test_an_index_built_with_sentence_vectors_still_opens(settings, embedder):
+    build(settings, embedder)
+    np.save(settings.index_dir / "sentences.npy", np.zeros((3, 16), np.float32))  # what builds before 2026-11-30 wrote
+    assert is_index_folder(settings.index_dir)
+    index = load_index(settings.index_dir, "fake-hash")
+    try:
+        assert len(index.store.documents) == 6
+    finally:
+        index.close()
 
 
 def test_built_index_loads_with_every_seed_document(settings, embedder):
@@ -165,7 +174,7 @@ def test_no_temporary_or_old_folders_are_left_beside_the_index(settings, embedde
 
 def test_rebuilding_an_unchanged_corpus_embeds_nothing(settings, embedder):
     first = build(settings, embedder)
-    assert len(embedder.embedded) == first.passages + first.sentences
+    assert len(embedder.embedded) == first.passages  # passages only: no sentence vectors
     second = build(settings, embedder)
     assert embedder.embedded == []
     assert second.embedded_passages == 0 and second.reused_files == 5
@@ -186,7 +195,7 @@ def test_changing_one_file_re_embeds_only_that_files_passages(settings, embedder
         ningxia = index.store.documents[NINGXIA]
         ningxia_passages = index.store.passages_of(NINGXIA)
         assert embedder.embedded, "the changed file was not re-embedded"
-        for text in embedder.embedded:  # a passage view is "context\ntext"; a sentence is a slice of the text
+        for text in embedder.embedded:  # a passage view is "context\ntext"
             assert text.split("\n")[-1] in ningxia.text, f"embedded a text that is not from {NINGXIA}: {text[:40]!r}"
         assert report.embedded_passages == len(ningxia_passages)
         assert keyword_top_doc_id(index, "宁夏科协青年科技工作者代表列席") == NINGXIA
@@ -197,10 +206,11 @@ def test_changing_one_file_re_embeds_only_that_files_passages(settings, embedder
         index.close()
 
 
-def test_a_build_reports_its_embedding_progress_up_to_every_text_and_keeps_vectors_aligned(settings, embedder):
+def test_a_build_reports_its_embedding_progress_up_to_every_text_and_keeps_vectors_aligned(settings, embedder, monkeypatch):
+    monkeypatch.setattr("rag.index.EMBED_CHUNK", 32)  # the seeds' 116 passages in four steps
     seen: list[tuple[int, int]] = []
     report = build_index(settings, embedder, progress=False, warn=lambda m: None, on_embedded=lambda done, total: seen.append((done, total)))
-    total = report.embedded_passages + report.embedded_sentences
+    total = report.embedded_passages  # sentences are not embedded: the rule path scores them by their passage
     assert seen[0] == (0, total) and seen[-1] == (total, total) and len(seen) > 2
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     index = load_index(settings.index_dir, "fake-hash")
@@ -339,7 +349,6 @@ DAMAGE = {
     "no-store": lambda folder: (folder / STORE).unlink(),
     "no-vectors": lambda folder: (folder / VECTORS).unlink(),
     "empty-vectors": lambda folder: (folder / VECTORS).write_bytes(b""),
-    "half-sentence-vectors": lambda folder: _truncate(folder / "sentences.npy", 0.5),
     "no-bm25": lambda folder: shutil.rmtree(folder / BM25_DIR),
     "half-bm25-files": lambda folder: [_truncate(f, 0.5) for f in (folder / BM25_DIR).iterdir() if f.is_file()],
     "garbage-manifest": lambda folder: (folder / MANIFEST).write_text("{not json", encoding="utf-8"),
