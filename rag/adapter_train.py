@@ -101,18 +101,27 @@ def cached_vectors(texts: list[str], kind: str, embedder=None, count: int | None
 
 def train(queries: np.ndarray, passages: np.ndarray, positives: list[list[int]],
           epochs: int = 8, batch: int = 256, lr: float = 1e-3, temperature: float = 0.05, alpha: float = 1.0,
-          weight_decay: float = 0.0, linear: bool = False, seed: int = 0, log=print) -> dict:
+          weight_decay: float = 0.0, linear: bool = False, rank: int = 0, seed: int = 0, log=print) -> dict:
     """Fit W, b of a = normalise(q + alpha (W q + b)) (or a = normalise(W q + b) with W from identity when linear)
-    with a full-softmax InfoNCE over every training passage; returns float32 numpy arrays."""
+    with a full-softmax InfoNCE over every training passage; returns float32 numpy arrays.
+    rank > 0: W = U V (U from zero, V random), rank < 0: b only (W stays zero)."""
     import torch
 
     torch.manual_seed(seed)
     dim = queries.shape[1]
-    W = torch.nn.Parameter(torch.eye(dim) if linear else torch.zeros(dim, dim))
     b = torch.nn.Parameter(torch.zeros(dim))
+    if rank > 0:
+        U = torch.nn.Parameter(torch.zeros(dim, rank))
+        V = torch.nn.Parameter(torch.randn(rank, dim) / dim ** 0.5)
+        params = [U, V, b]
+        weight = lambda: U @ V  # noqa: E731
+    else:
+        W = torch.nn.Parameter(torch.eye(dim) if linear else torch.zeros(dim, dim))
+        params = [b] if rank < 0 else [W, b]
+        weight = lambda: W  # noqa: E731
     P = torch.from_numpy(passages)
     Q = torch.from_numpy(queries)
-    opt = torch.optim.AdamW([W, b], lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     order = np.arange(len(queries))
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
@@ -121,6 +130,7 @@ def train(queries: np.ndarray, passages: np.ndarray, positives: list[list[int]],
         for i in range(0, len(order), batch):
             idx = torch.from_numpy(order[i : i + batch])
             q = Q[idx]
+            W = weight()
             a = q @ W.T + b if linear else q + alpha * (q @ W.T + b)
             a = torch.nn.functional.normalize(a, dim=1)
             logits = a @ P.T / temperature
@@ -133,7 +143,7 @@ def train(queries: np.ndarray, passages: np.ndarray, positives: list[list[int]],
             opt.step()
             total += loss.item() * len(idx)
         log(f"epoch {epoch + 1}: loss {total / len(order):.4f}")
-    return {"W": W.detach().numpy().astype(np.float32), "b": b.detach().numpy().astype(np.float32),
+    return {"W": weight().detach().numpy().astype(np.float32), "b": b.detach().numpy().astype(np.float32),
             "alpha": np.float32(alpha), "linear": np.bool_(linear)}
 
 
@@ -149,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=0.05)
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--weight-decay", type=float, default=0.0)
-    ap.add_argument("--linear", action="store_true")
+    ap.add_argument("--linear", action="store_true", help="a = normalise(W q + b), W from identity, instead of the residual")
+    ap.add_argument("--rank", type=int, default=0, help="W of this rank (0: full; -1: the bias b alone)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     passages, queries, paragraph_of, positives = training_set()
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     trained = time.perf_counter()
     weights = train(Q, P, positives[:n_queries], epochs=args.epochs, lr=args.lr, temperature=args.temperature,
-                    alpha=args.alpha, weight_decay=args.weight_decay, linear=args.linear)
+                    alpha=args.alpha, weight_decay=args.weight_decay, linear=args.linear, rank=args.rank)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, W=weights["W"].astype(np.float16), b=weights["b"].astype(np.float16), alpha=weights["alpha"],
              linear=weights["linear"])
