@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--temperature", type=float, default=0.05)
-    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--alpha", type=float, default=0.25)
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--linear", action="store_true", help="a = normalise(W q + b), W from identity, instead of the residual")
     ap.add_argument("--rank", type=int, default=0, help="W of this rank (0: full; -1: the bias b alone)")
