@@ -1,6 +1,6 @@
 """The query adapter: an English question's e5 vector moved towards where its Chinese paragraphs lie (numpy only).
 
-models/query_adapter.npz holds W (384×384) and b (float16) and alpha of a = normalise(q + alpha (W q + b)), trained
+models/query_adapter.npz holds W (384×384) and b (float16) and the alpha of a = normalise(q + alpha (W q + b)), trained
 by `python -m rag.adapter_train` on English versions of CMRC 2018 train and DRCD test questions (docs/query_adapter.md).
 It applies to the dense side of retrieval only, and only to a question rag.rules.is_english_question reads as English
 (decided from the question alone); a Chinese question, the passages and the index are untouched.
