@@ -6,6 +6,7 @@ unanswerable English questions over seeds/). Over the CMRC trial paragraph index
 built once as the other benchmarks build it) it reports
 
 - paragraph R@1/R@3 of retrieval variants: the product's hybrid as configured, dense alone, BM25 alone, the
+  hybrid and dense alone with and without the query adapter (rag/query_adapter.py, English questions only), the
   hybrid at other dense shares, with and without the glossary's keywords (rag/crosslingual.py: the corpus words
   for the question's names, and the corpus words translating its other words);
 - for `ask` (the product's answer path as configured): answer-sentence hit@1 and false abstentions, with the
@@ -31,6 +32,7 @@ import numpy as np
 from rag.crosslingual import glossary_for
 from rag.evaluate import load_qa
 from rag.pipeline import clean_question, dense_share, keyword_tokens
+from rag.query_adapter import retrieval_vector
 from rag.question import analyse
 from rag.retrieve import dense_search, keyword_search, retrieve
 
@@ -64,15 +66,17 @@ def query(pipeline, question: str):
         for words in glossary_for(pipeline.index).concepts(q.text).values():
             concepts += [w for w in words if w not in concepts]
     product = keyword_tokens(pipeline.index, q)  # what the product searches with
-    return q, vector, {"plain": plain, "names": names, "names+concepts": concepts, "product": product, "share": dense_share(pipeline.settings, pipeline.index, q)}
+    adapted = retrieval_vector(vector, q)  # the English question's vector through the query adapter (else the same)
+    return q, vector, {"adapted": adapted, "configured": adapted if pipeline.settings.query_adapter else vector, "plain": plain, "names": names, "names+concepts": concepts, "product": product, "share": dense_share(pipeline.settings, pipeline.index, q)}
 
 
 def variants(pipeline, latin: bool) -> list[tuple[str, str, object]]:
     """(key, label, function(index, vector, keyword lists) → passage ids best first) of each retrieval variant."""
     s = pipeline.settings
 
-    def hybrid(share: float | None, keywords: str, fusion: str | None = None):
-        def run(index, vector, lists):  # share None: the product's, decided per question
+    def hybrid(share: float | None, keywords: str, fusion: str | None = None, vector_of: str | None = None):
+        def run(index, vector, lists):  # share None: the product's, decided per question; vector_of: a vector of lists
+            vector = lists[vector_of] if vector_of else vector
             hits = retrieve(index, vector, lists[keywords], DEPTH, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight,
                             fusion or s.fusion, lists["share"] if share is None else share)
             return [h.passage.id for h in hits]
@@ -81,19 +85,30 @@ def variants(pipeline, latin: bool) -> list[tuple[str, str, object]]:
     def dense(index, vector, lists):
         return dense_search(index, vector, DEPTH).ids.tolist()
 
+    def dense_adapted(index, vector, lists):
+        return dense_search(index, lists["adapted"], DEPTH).ids.tolist()
+
     def keywords(which: str):
         return lambda index, vector, lists: keyword_search(index, lists[which], DEPTH).ids.tolist()
 
     glossary = " + glossary names" if latin else ""
+    adapter = (", English questions through the query adapter" if s.query_adapter else ", query adapter off") if latin else ""
     rows = [
         ("product", f"product hybrid as configured ({s.fusion}, dense share {s.dense_share}"
-                    + (f", {s.dense_share_unnamed} when the glossary finds no name; jieba + glossary names + concept words)" if latin else ", jieba)"),
-         hybrid(None, "product")),
+                    + (f", {s.dense_share_unnamed} when the glossary finds no name; jieba + glossary names + concept words{adapter})" if latin else ", jieba)"),
+         hybrid(None, "product", vector_of="configured")),
         ("dense", "e5-small dense alone", dense),
         ("bm25", f"BM25 alone (jieba{glossary})", keywords("names")),
     ]
     if latin:
         rows += [
+            ("product_raw", "product hybrid without the query adapter (the raw e5 query vector)", hybrid(None, "product")),
+            ("product_adapted", "product hybrid with the query adapter (rag/query_adapter.py)", hybrid(None, "product", vector_of="adapted")),
+            ("dense_adapted", "e5-small dense alone, query adapter", dense_adapted),
+        ]
+        rows += [
+            *[(f"hybrid_{share}_adapted", f"hybrid, dense share {share}, query adapter (jieba + glossary names + concept words)",
+               hybrid(share, "product", vector_of="adapted")) for share in (0.5, 0.7, 0.85)],
             ("bm25_plain", "BM25 alone (jieba tokens only, no glossary)", keywords("plain")),
             ("bm25_concepts", "BM25 alone (jieba + glossary names + concept words)", keywords("names+concepts")),
             (f"hybrid_{s.dense_share}_plain", f"hybrid, dense share {s.dense_share}, jieba only (no glossary)", hybrid(s.dense_share, "plain")),
@@ -109,7 +124,7 @@ def variants(pipeline, latin: bool) -> list[tuple[str, str, object]]:
     return rows
 
 
-BROKEN_DOWN = ("product", "dense", "hybrid_0.5", "hybrid_0.7")
+BROKEN_DOWN = ("product", "dense", "hybrid_0.5", "hybrid_0.7", "dense_adapted", "product_raw")
 
 
 def retrieval_table(pipeline, questions: list[dict], latin: bool, breakdown: dict | None = None) -> list[dict]:

@@ -12,6 +12,7 @@ from . import conversation, facts
 from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
+from .query_adapter import retrieval_vector
 from .question import Question, analyse
 from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus, read_manifest
 from .retrieve import retrieve
@@ -190,6 +191,7 @@ class Pipeline:
     def _retrieve(self, index: Index, vector, question: Question | str, top_k: int):
         s = self.settings
         q = question if isinstance(question, Question) else analyse(question)
+        vector = retrieval_vector(vector, q, s.query_adapter)  # an English question's, adapted (rag/query_adapter.py)
         return retrieve(index, vector, keyword_tokens(index, q), top_k, s.candidates, s.rrf_k, s.dense_weight, s.keyword_weight, s.fusion,
                         dense_share(s, index, q))
 
