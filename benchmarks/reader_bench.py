@@ -85,6 +85,9 @@ from rag.evaluate import load_squad
 from rag.pipeline import Pipeline
 _, questions = load_squad(Path({str(source)!r}))
 pipeline = Pipeline.open(Settings.from_env(env={{}}, index_dir=Path({str(index)!r})), build="never")
+pipeline.reader  # the reader and the glossary load in the background at start: a start is timed on its own
+from rag.crosslingual import glossary_for
+glossary_for(pipeline.index)
 times = []
 for q in questions[::max(1, len(questions) // {sample})][:{sample}]:
     started = time.perf_counter(); pipeline.ask(q["question"]); times.append((time.perf_counter() - started) * 1000)
