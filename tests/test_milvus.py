@@ -83,7 +83,10 @@ def test_the_milvus_store_cites_the_same_source_as_the_default_store_for_every_s
     differences = []
     for q in seed_questions:
         default, milvus = pipeline.ask(q["question"]), milvus_pipeline.ask(q["question"])
-        cited = lambda r: [(a.citation.doc_id, a.citation.paragraph, a.text) for a in r.answers]  # every answer shown, not only the first
+        # every answer shown, not only the first. In which order: for one English question (who gave the special
+        # report) the reader ranks the same three quotes in another order over the two stores, whose keyword sides
+        # rank passages a little differently (Milvus's BM25 tokenises with jieba-rs): the same quotes are cited
+        cited = lambda r: sorted((a.citation.doc_id, a.citation.paragraph, a.text) for a in r.answers)
         if (default.answered, cited(default)) != (milvus.answered, cited(milvus)):
             differences.append((q["question"], cited(default), cited(milvus)))
     assert differences == []
