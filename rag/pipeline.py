@@ -43,6 +43,7 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._reader = None
         self._reader_ready = threading.Event()
+        self._warming = False  # warm_up's question: answered on the rule path, never waiting for the reader
         self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
         if settings.reader == "off":  # the rule path answers; torch is never imported
             self._reader_ready.set()
@@ -239,11 +240,11 @@ class Pipeline:
         if q.latin:
             glossary = glossary_for(index)
             extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
-        if getattr(self, "_warming", False):
+        if self._warming:
             reader = None
         else:
             reader = self.reader if self.wait_for_reader else self.reader_if_ready()
-        if reader is not None and (self.settings.reader == "full" or q.latin and rules.is_english_question(q.text)):
+        if reader is not None and (self.settings.reader == "full" or rules.reads_as_english(q)):
             # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
             # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the
             # answer sentence twice as often (benchmarks/english_calibrate.py)

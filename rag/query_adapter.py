@@ -54,9 +54,9 @@ def query_adapter(path: Path = WEIGHTS) -> QueryAdapter | None:
 
 def applies(question) -> bool:
     """Whether the adapter is for this analysed question: a Latin-script text that reads as an English question."""
-    from .rules import is_english_question
+    from .rules import reads_as_english
 
-    return bool(question.latin) and is_english_question(question.text)
+    return reads_as_english(question)
 
 
 def retrieval_vector(vector: np.ndarray, question, enabled: bool = True) -> np.ndarray:

@@ -317,6 +317,11 @@ def _evidence(index: Index, best: Scored | None, weights: dict[str, float], ques
     return replace(evidence, confidence=round(confidence(evidence), 4))
 
 
+def reads_as_english(question) -> bool:
+    """Whether an analysed question is an English question (the reader and the query adapter take those)."""
+    return bool(question.latin) and is_english_question(question.text)
+
+
 def is_english_question(text: str) -> bool:
     """Whether a Latin-script text reads as an English question (three words or more, one of them a function word),
     not markup, code or a stray string: only such a question goes to the reader, which answers whatever it is given."""
