@@ -243,3 +243,16 @@ def test_a_short_answer_inside_a_document_number_is_the_whole_number():
     whole = whole_document_number(text, start, start + 3)
     assert text[slice(*whole)] == "渝科协党组发〔2022〕35号"
     assert whole_document_number(text, 0, 5) == (0, 5)  # not inside a number: unchanged
+
+
+def test_a_traditional_sentence_yields_its_names_in_its_own_characters():
+    """Traditional text is tagged through its simplified twin (jieba's dictionary is simplified: tagged as written,
+    a long DRCD sentence took most of a second); the words handed back are the text as written."""
+    from rag.spans import candidate_spans, tagged_words
+
+    sentence = "1949年10月1日，毛澤東在北京宣佈中華人民共和國成立，當時的華僑先後把香港、新加坡作為發展基地。"
+    words = tagged_words(sentence)
+    assert "".join(w.word for w in words) == sentence
+    assert ("毛澤東", "nr") in words and ("宣佈", "v") in words
+    assert [s.text for s in candidate_spans(sentence, "person")] == ["毛澤東"]
+    assert {"北京", "香港", "新加坡"} <= {s.text for s in candidate_spans(sentence, "place")}
