@@ -33,11 +33,13 @@ DATA = ROOT.parent / "shared" / "data"
 TRAIN_FILES = ("cmrc2018_train.json", "DRCD_test.json")
 CACHE = ROOT / "runs" / "query_adapter"
 OUT = ROOT / "models" / "query_adapter.npz"
+NATURAL = ROOT / "data" / "english_train.jsonl"
 
 
-def training_set(data: Path = DATA) -> tuple[list[str], list[str], list[int], list[list[int]]]:
-    """(passage texts as the index embeds them, English query texts as the product embeds them,
-    paragraph number of each passage, positive passage numbers of each question)."""
+def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[list[str], list[str], list[int], list[list[int]], list[str], list[list[int]]]:
+    """(passage texts as the index embeds them, English query texts as the product embeds them (word by word),
+    paragraph number of each passage, positive passage numbers of each question, and the hand-written English
+    questions of `natural` with their positives)."""
     import opencc
 
     from .documents.cleaning import split_passages
@@ -48,6 +50,13 @@ def training_set(data: Path = DATA) -> tuple[list[str], list[str], list[int], li
 
     t2s = opencc.OpenCC("t2s")
     rng = random.Random(0)
+    written: dict[str, str] = {}
+    if natural is not None and natural.is_file():
+        for line in natural.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            written[item["id"]] = item["question"]
+    natural_queries: list[str] = []
+    natural_positives: list[list[int]] = []
     passages: list[str] = []
     paragraph_of: list[int] = []
     queries: list[str] = []
@@ -72,8 +81,11 @@ def training_set(data: Path = DATA) -> tuple[list[str], list[str], list[int], li
                     if text.strip():
                         queries.append(text)
                         positives.append(holding or list(range(first, first + len(cut))))
+                    if qa.get("id") in written:
+                        natural_queries.append(analyse(written[qa["id"]]).normal)
+                        natural_positives.append(holding or list(range(first, first + len(cut))))
                 paragraph += 1
-    return passages, queries, paragraph_of, positives
+    return passages, queries, paragraph_of, positives, natural_queries, natural_positives
 
 
 def cached_vectors(texts: list[str], kind: str, embedder=None, count: int | None = None, chunk: int = 256) -> np.ndarray:
@@ -164,26 +176,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--linear", action="store_true", help="a = normalise(W q + b), W from identity, instead of the residual")
     ap.add_argument("--rank", type=int, default=0, help="W of this rank (0: full; -1: the bias b alone)")
+    ap.add_argument("--questions", choices=("both", "natural", "codeswitch"), default="both",
+                    help="train on the hand-written English questions (data/english_train.jsonl), the word-by-word "
+                         "English of every training question, or both")
+    ap.add_argument("--natural-repeat", type=int, default=1, help="with both: each hand-written question this many times")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    passages, queries, paragraph_of, positives = training_set()
+    passages, queries, paragraph_of, positives, natural, natural_positives = training_set()
     n_passages, n_queries = len(passages), len(queries)
     if args.paragraphs:
         n_passages = sum(1 for p in paragraph_of if p < args.paragraphs)
         n_queries = sum(1 for pos in positives if paragraph_of[pos[0]] < args.paragraphs)
-    print(f"{n_queries} questions, {n_passages} passages of {paragraph_of[n_passages - 1] + 1} paragraphs", flush=True)
+        keep = [i for i, pos in enumerate(natural_positives) if paragraph_of[pos[0]] < args.paragraphs]
+        natural, natural_positives = [natural[i] for i in keep], [natural_positives[i] for i in keep]
+    print(f"{n_queries} word-by-word and {len(natural)} hand-written questions, {n_passages} passages of "
+          f"{paragraph_of[n_passages - 1] + 1} paragraphs", flush=True)
     from embeddings import load_embedder
 
     embedder = load_embedder("e5-small", args.threads)
     if args.only in (None, "passage"):
         P = cached_vectors(passages, "passage", embedder, n_passages)
     if args.only in (None, "query"):
-        Q = cached_vectors(queries, "query", embedder, n_queries)
+        parts, wanted = [], []
+        if args.questions != "codeswitch" and natural:
+            N = cached_vectors(natural, "query", embedder)
+            repeat = args.natural_repeat if args.questions == "both" else 1
+            parts += [N] * repeat
+            wanted += natural_positives * repeat
+        if args.questions != "natural":
+            parts.append(cached_vectors(queries, "query", embedder, n_queries))
+            wanted += positives[:n_queries]
+        Q = np.vstack(parts)
     print(f"vectors ready in {time.perf_counter() - started:.0f} s", flush=True)
     if args.embed_only:
         return 0
     trained = time.perf_counter()
-    weights = train(Q, P, positives[:n_queries], epochs=args.epochs, lr=args.lr, temperature=args.temperature,
+    weights = train(Q, P, wanted, epochs=args.epochs, lr=args.lr, temperature=args.temperature,
                     alpha=args.alpha, weight_decay=args.weight_decay, linear=args.linear, rank=args.rank)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, W=weights["W"].astype(np.float16), b=weights["b"].astype(np.float16), alpha=np.float32(args.apply_alpha),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,14 @@ def test_english_seed_answers_are_in_their_files():
             assert answer in text, (q["question"], answer)
     for q in unanswerable:
         assert q["source"] is None and q["kind"] == "unanswerable"
+
+
+def test_the_hand_written_english_training_questions_come_from_the_training_sets_only():
+    """data/english_train.jsonl trains the reader and the query adapter: never a trial (validation) question."""
+    items = [json.loads(line) for line in (ROOT / "data" / "english_train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(items) >= 3000 and len({q["id"] for q in items}) == len(items)
+    assert {q["set"] for q in items} == {"cmrc2018_train", "drcd_test"}
+    for q in items:
+        assert not q["id"].startswith("TRIAL"), q
+        assert q["id"].startswith("TRAIN_") == (q["set"] == "cmrc2018_train"), q
+        assert not re.search(r"[\u3400-\u9fff]", q["question"]) and q["zh_question"], q  # Dương Đình Nghệ is English too

