@@ -170,13 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--temperature", type=float, default=0.05)
-    ap.add_argument("--alpha", type=float, default=0.25)
-    ap.add_argument("--apply-alpha", type=float, default=0.125,
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--apply-alpha", type=float, default=0.5,
                     help="the alpha written to the file, applied at question time (chosen on the English dev set)")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--linear", action="store_true", help="a = normalise(W q + b), W from identity, instead of the residual")
     ap.add_argument("--rank", type=int, default=0, help="W of this rank (0: full; -1: the bias b alone)")
-    ap.add_argument("--questions", choices=("both", "natural", "codeswitch"), default="both",
+    ap.add_argument("--questions", choices=("both", "natural", "codeswitch"), default="natural",
                     help="train on the hand-written English questions (data/english_train.jsonl), the word-by-word "
                          "English of every training question, or both")
     ap.add_argument("--natural-repeat", type=int, default=1, help="with both: each hand-written question this many times")

@@ -155,12 +155,18 @@ def evidence_of(question: Question, best: Reading | None, index: Index) -> Evide
     text = index.store.documents[best.hit.passage.doc_id].text
     span_text = text[best.start : best.end]
     count_missing = question.kind == "number" and not _NUMERAL.search(span_text)
-    if question.kind == "person" and not count_missing:  # who: a quote that names nobody is no answer
+    if question.kind == "person" and not count_missing:  # who: a quote, or a span, that names nobody is no answer
         start, end = quote_bounds(text, best.hit.passage, best.start, best.end)
-        quote = text[start:end]  # any name jieba tags as a person's (foreign ones too), or a 乔治·华盛顿
-        count_missing = "·" not in quote and not any(w.flag.startswith("nr") for w in spans.tagged_words(quote))
+        # "Who chaired the Ningxia meeting?" read 科协社会组织党委 in another notice once the query adapter moved
+        # further (alpha 0.5); the span test costs the English dev set one more abstention (18 of 214), no hit
+        count_missing = not _names_someone(text[start:end]) or not _names_someone(span_text)
     value = confidence(best.answerable, best.name_missing, count_missing)
     return Evidence(round(value, 4), round(best.span_score, 4), round(best.answerable, 4), best.name_missing, count_missing)
+
+
+def _names_someone(text: str) -> bool:
+    """Whether the text names a person: a word jieba tags as a person's name (foreign ones too), or a 乔治·华盛顿."""
+    return "·" in text or any(w.flag.startswith("nr") for w in spans.tagged_words(text))
 
 
 def extract_answers(reader, index: Index, question: Question, hits: list[Hit], max_answers: int = 3,

@@ -163,3 +163,17 @@ def test_a_short_answer_never_cuts_a_number_at_its_separator(text, cut, whole):
     start = text.index(cut)
     a, b = whole_numbers(text, start, start + len(cut))
     assert text[a:b] == whole
+
+
+@pytest.mark.parametrize("text, span, short", [
+    ("列入党组理论学习中心组学习的第一议题。", "的第一议题", "第一议题"),  # 的第一 is one sentencepiece token
+    ("海梅·雷耶斯是DC漫画公司的虚拟人物。", "DC漫画公司的", "DC漫画公司"),
+    ("这一说法的确有据。", "的确有据", "的确有据"),  # 的确 is a word: kept
+    ("第二届比赛于2009年举行。", "2009年", "2009年"),
+])
+def test_a_short_answer_drops_a_de_the_tokenizer_glued_to_it(text, span, short):
+    from rag.reader.features import tidy_span
+
+    start = text.index(span)
+    a, b = tidy_span(text, start, start + len(span))
+    assert text[a:b] == short

@@ -53,9 +53,20 @@ _TRAILING = set("，。、；：,;:（(《「『【“‘ \u3000\t\n")
 
 
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """[start, end) without the punctuation a token boundary drags in (a trailing ，, a leading 。 or an open 《)."""
+    """[start, end) without the punctuation a token boundary drags in (a trailing ，, a leading 。 or an open 《),
+    nor a 的 that sentencepiece glued to the answer's first or last word (`的第一` is one token, so the reader
+    cannot start at 第一): 32 of the 13,635 training answers begin or end with 的, and jieba, not the token, says
+    whether it is a word of its own (的确 stays)."""
     while start < end and text[start] in _LEADING:
         start += 1
     while end > start and text[end - 1] in _TRAILING:
         end -= 1
+    if end - start > 1 and "的" in (text[start], text[end - 1]):
+        from ..text import _jieba
+
+        words = _jieba().lcut(text[start:end])
+        if len(words) > 1 and words[0] == "的":
+            start += 1
+        if len(words) > 1 and words[-1] == "的" and end - start > 1:
+            end -= 1
     return start, end
