@@ -359,6 +359,11 @@ def short_of(index: Index, answer: Answer, span: Shortened, kind: str | None, qu
         one = _ONE_QUANTITY.search(text, start, end)  # 15%、2027年高于…: a how-many answer is one quantity
         end = with_counted_noun(text, one.start() if one else end, question_normal)
     start, end = max(start, c.start), min(end, c.end)
+    if kind == "place" and text[start:start + 1] in "在于於" and end - start > 2:
+        from .text import _jieba  # 在北京 is one sentencepiece token: the reader cannot start at 北京
+
+        if _jieba().lcut(text[start:end])[0] == text[start]:
+            start += 1
     short = text[start:end].strip()
     listed = kind == "list" or _ASKS_SEVERAL.search(question_normal)  # a list may fill most of its sentence
     if not short or len(short) > (LIST_MAX_SHARE if listed else SHORT_MAX_SHARE) * (c.end - c.start):
@@ -451,4 +456,6 @@ def merged_short(rule_short: str | None, reader_short: str | None, kind: str | N
     if kind in RULE_SHORT_KINDS and rule_short and reader_short and rule_short in reader_short:
         if kind != "list" or _ENUMERATION.search(rule_short):  # one item of the reader's list is not the list
             return rule_short
+    if kind == "person" and rule_short and reader_short and reader_short in rule_short:
+        return rule_short  # the reader cut the name (余应 of 段余应: 段 is a token of its own); jieba's name is whole
     return reader_short or rule_short or None
