@@ -50,11 +50,9 @@ def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[lis
 
     t2s = opencc.OpenCC("t2s")
     rng = random.Random(0)
-    written: dict[str, str] = {}
-    if natural is not None and natural.is_file():
-        for line in natural.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            written[item["id"]] = item["question"]
+    from .reader.codeswitch import written_english
+
+    written = written_english(natural) if natural is not None and natural.is_file() else {}
     natural_queries: list[str] = []
     natural_positives: list[list[int]] = []
     passages: list[str] = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from . import spans
 from .index import Index
 from .question import Question, misses_a_name
+from .reader.features import without_glued
 from .rules import document_number_hits
 from .schema import Answer, Citation, Hit
 from .text import normalize, sentence_spans
@@ -359,11 +360,8 @@ def short_of(index: Index, answer: Answer, span: Shortened, kind: str | None, qu
         one = _ONE_QUANTITY.search(text, start, end)  # 15%、2027年高于…: a how-many answer is one quantity
         end = with_counted_noun(text, one.start() if one else end, question_normal)
     start, end = max(start, c.start), min(end, c.end)
-    if kind == "place" and text[start:start + 1] in "在于於" and end - start > 2:
-        from .text import _jieba  # 在北京 is one sentencepiece token: the reader cannot start at 北京
-
-        if _jieba().lcut(text[start:end])[0] == text[start]:
-            start += 1
+    if kind == "place" and end - start > 2:  # 在北京 is one sentencepiece token: the reader cannot start at 北京
+        start, end = without_glued(text, start, end, leading="在于於")
     short = text[start:end].strip()
     listed = kind == "list" or _ASKS_SEVERAL.search(question_normal)  # a list may fill most of its sentence
     if not short or len(short) > (LIST_MAX_SHARE if listed else SHORT_MAX_SHARE) * (c.end - c.start):

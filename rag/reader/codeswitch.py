@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from ..crosslingual import _dictionary_path, _glosses, dictionary_entries
 
-__all__ = ["english", "dictionary"]
+__all__ = ["english", "dictionary", "written_english"]
 
 _QUESTION_WORDS = {
     "谁": "who", "哪位": "which person", "什么": "what", "啥": "what", "哪里": "where", "哪儿": "where", "在哪": "where",
@@ -77,3 +77,11 @@ def _pinyin(word: str, flag: str, readings: dict[str, str]) -> str:
     if flag.startswith("nr") and len(syllables) >= 2:  # 怀进鹏 → Huai Jinpeng
         return f"{syllables[0].capitalize()} {''.join(syllables[1:]).capitalize()}"
     return "".join(syllables).capitalize()
+
+
+def written_english(path) -> dict[str, str]:
+    """The English questions written by hand for training questions (data/english_train.jsonl): question id → English."""
+    import json
+    from pathlib import Path
+
+    return {item["id"]: item["question"] for item in map(json.loads, Path(path).read_text(encoding="utf-8").splitlines())}

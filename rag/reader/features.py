@@ -61,12 +61,20 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
         start += 1
     while end > start and text[end - 1] in _TRAILING:
         end -= 1
-    if end - start > 1 and "的" in (text[start], text[end - 1]):
-        from ..text import _jieba
+    return without_glued(text, start, end, leading="的", trailing="的")
 
-        words = _jieba().lcut(text[start:end])
-        if len(words) > 1 and words[0] == "的":
-            start += 1
-        if len(words) > 1 and words[-1] == "的" and end - start > 1:
-            end -= 1
+
+def without_glued(text: str, start: int, end: int, leading: str = "", trailing: str = "") -> tuple[int, int]:
+    """[start, end) without a first character of `leading` or a last one of `trailing` that jieba cuts as a word of
+    its own: sentencepiece glues such characters to the next word (`的第一`, `在北京` are one token each), so a span
+    cannot start or end between them."""
+    if end - start < 2 or (text[start] not in leading and text[end - 1] not in trailing):
+        return start, end
+    from ..text import _jieba
+
+    words = _jieba().lcut(text[start:end])
+    if len(words) > 1 and words[0] in leading:
+        start += 1
+    if len(words) > 1 and words[-1] in trailing and end - start > 1:
+        end -= 1
     return start, end

@@ -245,11 +245,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for name in TRAIN_FILES for r in load_squad(args.data / name)]
     if args.limit:
         rows = random.Random(args.seed).sample(rows, args.limit)
-    natural = {}
     if args.natural and args.natural_share:
-        for line in args.natural.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            natural[item["id"]] = item["question"]
+        from .codeswitch import written_english
+
+        natural = written_english(args.natural)
         pick = random.Random(args.seed + 2)
         for r in rows:
             if r["id"] in natural and pick.random() < args.natural_share:
