@@ -36,10 +36,10 @@ OUT = ROOT / "models" / "query_adapter.npz"
 NATURAL = ROOT / "data" / "english_train.jsonl"
 
 
-def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[list[str], list[str], list[int], list[list[int]], list[str], list[list[int]]]:
+def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[list[str], list[str], list[int], list[list[int]], list[str], list[list[int]], list[str]]:
     """(passage texts as the index embeds them, English query texts as the product embeds them (word by word),
     paragraph number of each passage, positive passage numbers of each question, and the hand-written English
-    questions of `natural` with their positives)."""
+    questions of `natural` with their positives and their question ids)."""
     import opencc
 
     from .documents.cleaning import split_passages
@@ -55,6 +55,7 @@ def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[lis
     written = written_english(natural) if natural is not None and natural.is_file() else {}
     natural_queries: list[str] = []
     natural_positives: list[list[int]] = []
+    natural_ids: list[str] = []
     passages: list[str] = []
     paragraph_of: list[int] = []
     queries: list[str] = []
@@ -82,8 +83,9 @@ def training_set(data: Path = DATA, natural: Path | None = NATURAL) -> tuple[lis
                     if qa.get("id") in written:
                         natural_queries.append(analyse(written[qa["id"]]).normal)
                         natural_positives.append(holding or list(range(first, first + len(cut))))
+                        natural_ids.append(qa["id"])
                 paragraph += 1
-    return passages, queries, paragraph_of, positives, natural_queries, natural_positives
+    return passages, queries, paragraph_of, positives, natural_queries, natural_positives, natural_ids
 
 
 def cached_vectors(texts: list[str], kind: str, embedder=None, count: int | None = None, chunk: int = 256) -> np.ndarray:
@@ -177,16 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", choices=("both", "natural", "codeswitch"), default="natural",
                     help="train on the hand-written English questions (data/english_train.jsonl), the word-by-word "
                          "English of every training question, or both")
+    ap.add_argument("--hold-out", type=int, default=10,
+                    help="leave out the hand-written questions of 1 training paragraph in N (rag.reader.train.held_out): "
+                         "they train the answer selector, which reads the adapted vector")
     ap.add_argument("--natural-repeat", type=int, default=1, help="with both: each hand-written question this many times")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    passages, queries, paragraph_of, positives, natural, natural_positives = training_set()
+    passages, queries, paragraph_of, positives, natural, natural_positives, natural_ids = training_set()
     n_passages, n_queries = len(passages), len(queries)
     if args.paragraphs:
         n_passages = sum(1 for p in paragraph_of if p < args.paragraphs)
         n_queries = sum(1 for pos in positives if paragraph_of[pos[0]] < args.paragraphs)
         keep = [i for i, pos in enumerate(natural_positives) if paragraph_of[pos[0]] < args.paragraphs]
         natural, natural_positives = [natural[i] for i in keep], [natural_positives[i] for i in keep]
+        natural_ids = [natural_ids[i] for i in keep]
     print(f"{n_queries} word-by-word and {len(natural)} hand-written questions, {n_passages} passages of "
           f"{paragraph_of[n_passages - 1] + 1} paragraphs", flush=True)
     from embeddings import load_embedder
@@ -198,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         parts, wanted = [], []
         if args.questions != "codeswitch" and natural:
             N = cached_vectors(natural, "query", embedder)
+            if args.hold_out:  # embedded all the same (one cache), trained without them
+                from .reader.train import held_out
+
+                keep = [i for i, qid in enumerate(natural_ids) if not held_out(qid, args.hold_out)]
+                N, natural_positives = N[keep], [natural_positives[i] for i in keep]
+                print(f"{len(keep)} hand-written questions after holding out 1 paragraph in {args.hold_out}", flush=True)
             repeat = args.natural_repeat if args.questions == "both" else 1
             parts += [N] * repeat
             wanted += natural_positives * repeat

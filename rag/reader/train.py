@@ -13,6 +13,7 @@ layers and the two heads train, and only they are saved.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -30,6 +31,20 @@ from .weights import load_e5
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 TRAIN_FILES = ("cmrc2018_train.json", "DRCD_test.json")
+
+
+def paragraph_key(question_id: str) -> str:
+    """The paragraph a training question belongs to: TRAIN_12_QUERY_3 → TRAIN_12 (CMRC), 1174-13-2 → 1174-13 (DRCD)."""
+    return question_id.split("_QUERY_")[0] if "_QUERY_" in question_id else question_id.rsplit("-", 1)[0]
+
+
+def held_out(question_id: str, every: int) -> bool:
+    """Whether a training question's paragraph is one of the 1 in `every` that the reader never trains on.
+
+    They train what reads the reader's scores (the answer selector, rag/selector.py): scores on questions the reader
+    trained on would teach it to trust the reader more than it earns on new ones."""
+    digest = hashlib.md5(paragraph_key(question_id).encode("utf-8")).digest()
+    return every > 0 and int.from_bytes(digest[:4], "big") % every == 0
 
 
 def load_squad(path: Path) -> list[dict]:
@@ -222,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="the share of the questions that have one in --natural asked in that English instead")
     ap.add_argument("--others", type=int, default=-1,
                     help="with --natural: train on the questions it has plus this many others drawn at random (-1: all)")
+    ap.add_argument("--hold-out", type=int, default=0,
+                    help="leave out 1 training paragraph in N (held_out), for what is trained on the reader's scores")
     ap.add_argument("--eval-english", type=Path, default=None,
                     help="a SQuAD-format file of English questions over Chinese paragraphs, scored beside CMRC trial")
     args = ap.parse_args(argv)
@@ -243,6 +260,9 @@ def main(argv: list[str] | None = None) -> None:
     e5 = load_e5()
     tok = E5Tokenizer(e5.tokenizer)
     rows = [r for name in TRAIN_FILES for r in load_squad(args.data / name)]
+    if args.hold_out:
+        rows = [r for r in rows if not held_out(r["id"], args.hold_out)]
+        say(f"{len(rows)} training questions after holding out 1 paragraph in {args.hold_out}")
     if args.limit:
         rows = random.Random(args.seed).sample(rows, args.limit)
     if args.natural and args.natural_share:
