@@ -248,7 +248,8 @@ class Pipeline:
             # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
             # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the
             # answer sentence twice as often (benchmarks/english_calibrate.py)
-            answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown)
+            answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown,
+                                                        use_selector=self.settings.answer_selector)
         else:
             answers, _ = rules.extract_answers(index, q.text, vector, hits, limit, typed=typed, extra_tokens=extra,
                                                unknown_concepts=unknown)

@@ -134,6 +134,20 @@ def test_a_span_asked_for_inside_a_quote_stays_inside_it(shipped):
     assert "李萌" in NOTICE[names.start : names.end]
 
 
+def test_one_reading_gives_the_best_span_of_each_sentence(shipped):
+    # what the answer selector chooses from: the passage's best span, and inside every sentence its own best
+    first = NOTICE.index("部党组成员")
+    sentences = [(0, first), (first, len(NOTICE))]
+    ((best, inside),) = shipped.read_sentences("Which members of the ministry's Party group attended the meeting?",
+                                               [NOTICE], [sentences])
+    (alone,) = shipped.read("Which members of the ministry's Party group attended the meeting?", [NOTICE])
+    assert (best.start, best.end) == (alone.start, alone.end)  # the same reading as read()
+    assert "李萌" in NOTICE[best.start : best.end]
+    for (lo, hi), span in zip(sentences, inside):
+        assert lo <= span.start < span.end <= hi and span.score <= best.score
+    assert "李萌" in NOTICE[slice(inside[1].start, inside[1].end)]
+
+
 def test_the_trained_weights_hold_only_what_training_changed():
     from safetensors import safe_open
 

@@ -67,11 +67,16 @@ class ReaderModel:
     def trained_parameters(self):
         return [p for n, p in self.net.named_parameters() if _is_trained(n, self.first_trained)]
 
-    @torch.no_grad()
     def read(self, batch: list[Window], pad: int, max_span: int = MAX_SPAN_TOKENS) -> list[Span | None]:
         """The best span of each window (None when a window has no context)."""
+        s, e, a = self.logits(batch, pad)
+        return [best_span(w, s[i], e[i], float(a[i]), max_span) for i, w in enumerate(batch)]
+
+    @torch.no_grad()
+    def logits(self, batch: list[Window], pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Start and end logits of every token of each window, and each window's answerability probability."""
         if not batch:
-            return []
+            return np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0)
         n = max(len(w.ids) for w in batch)
         ids = torch.full((len(batch), n), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), n), dtype=torch.long)
@@ -79,8 +84,7 @@ class ReaderModel:
             ids[i, : len(w.ids)] = torch.tensor(w.ids)
             mask[i, : len(w.ids)] = 1
         s, e, a = self.net(ids, mask)
-        s, e, a = s.numpy(), e.numpy(), torch.sigmoid(a).numpy()
-        return [best_span(w, s[i], e[i], float(a[i]), max_span) for i, w in enumerate(batch)]
+        return s.numpy(), e.numpy(), torch.sigmoid(a).numpy()
 
 
 def best_span(w: Window, s: np.ndarray, e: np.ndarray, answerable: float, max_span: int) -> Span | None:

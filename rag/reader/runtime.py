@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .features import question_tokens, tidy_span, windows
-from .model import MAX_SPAN_TOKENS, ReaderModel, Span
+from .features import Window, question_tokens, tidy_span, windows
+from .model import MAX_SPAN_TOKENS, ReaderModel, Span, best_span
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "reader.safetensors"
 MAX_LEN = 256
@@ -67,9 +67,51 @@ class Reader:
         windows that hold it are read."""
         import torch
 
+        batch, owner, moved = self._windows(question, passages, max_len, stride, contexts, within)
+        with self._lock:
+            torch.set_num_threads(self.threads)
+            spans = self.model.read(batch, self.tokenizer.pad, max_span)
+        best: list[Span | None] = [None] * len(passages)
+        for i, span in zip(owner, spans):
+            span = self._placed(passages[i], span, moved[i])
+            if span is not None and (best[i] is None or span.score > best[i].score):
+                best[i] = span
+        return best
+
+    def read_sentences(self, question: str, passages: list[str], ranges: list[list[tuple[int, int]]],
+                       contexts: list[str] | None = None, max_len: int = MAX_LEN, stride: int = STRIDE,
+                       max_span: int = MAX_SPAN_TOKENS) -> list[tuple[Span | None, list[Span | None]]]:
+        """Each passage's best span, and the best span inside each of its character ranges (its sentences), from one
+        reading: the start and end logits are computed once and searched again within each range."""
+        import torch
+
+        batch, owner, moved = self._windows(question, passages, max_len, stride, contexts, None)
+        with self._lock:
+            torch.set_num_threads(self.threads)
+            starts, ends, answerable = self.model.logits(batch, self.tokenizer.pad)
+        out = [(None, [None] * len(ranges[i])) for i in range(len(passages))]
+        for k, (w, i) in enumerate(zip(batch, owner)):
+            best, inside = out[i]
+            span = self._placed(passages[i], best_span(w, starts[k], ends[k], float(answerable[k]), max_span), moved[i])
+            if span is not None and (best is None or span.score > best.score):
+                best = span
+            for j, (lo, hi) in enumerate(ranges[i]):
+                first, last = moved[i] + lo, moved[i] + hi
+                if not any(a >= first and b <= last and b > a for a, b in w.offsets):
+                    continue
+                within = Window(w.ids, w.context_from, w.offsets, max(first, w.first_char), last)
+                span = self._placed(passages[i], best_span(within, starts[k], ends[k], float(answerable[k]), max_span), moved[i])
+                if span is not None and (inside[j] is None or span.score > inside[j].score):
+                    inside[j] = span
+            out[i] = (best, inside)
+        return out
+
+    def _windows(self, question: str, passages: list[str], max_len: int, stride: int, contexts: list[str] | None,
+                 within: list[tuple[int, int] | None] | None) -> tuple[list[Window], list[int], dict[int, int]]:
+        """The reader's windows of every passage, the passage each belongs to, and each passage's prefix length."""
         tok = self.tokenizer
         qids = question_tokens(tok, question)
-        batch, owner, shift = [], [], []
+        batch, owner, moved = [], [], {}
         for i, text in enumerate(passages):
             prefix = f"{contexts[i]}\n" if contexts and contexts[i] else ""
             ctx = tok.encode(prefix + text)
@@ -80,18 +122,13 @@ class Reader:
             for w in windows(tok, qids, ctx, max_len, stride, first_char=len(prefix) + lo, last_char=last):
                 batch.append(w)
                 owner.append(i)
-            shift.append((i, len(prefix)))
-        with self._lock:
-            torch.set_num_threads(self.threads)
-            spans = self.model.read(batch, tok.pad, max_span)
-        moved = dict(shift)
-        spans = [None if s is None else _tidy(passages[i], Span(s.start - moved[i], s.end - moved[i], s.score, s.answerable))
-                 for i, s in zip(owner, spans)]
-        best: list[Span | None] = [None] * len(passages)
-        for i, span in zip(owner, spans):
-            if span is not None and (best[i] is None or span.score > best[i].score):
-                best[i] = span
-        return best
+            moved[i] = len(prefix)
+        return batch, owner, moved
+
+    @staticmethod
+    def _placed(text: str, span: Span | None, shift: int) -> Span | None:
+        """A window's span in the passage's own offsets (the context read before it taken off), tidied."""
+        return None if span is None else _tidy(text, Span(span.start - shift, span.end - shift, span.score, span.answerable))
 
 
 E5_LINEARS = {"q", "k", "v", "ao", "fi", "fo"}

@@ -1,0 +1,128 @@
+"""Which sentence answers an English question: a small ranker trained on the reader's readings.
+
+An English question is read by the reader alone (rag/answer.py), and its quote used to be the sentence around the
+reader's best span in the best-scored passage. Given the gold paragraph the reader's sentence holds the answer for
+64 % of the English dev questions; the sentence its words best match holds it for another part, and retrieval's order
+knows things the reader's score does not (of 115 English dev misses, 24 had the gold paragraph first and were read
+elsewhere). The selector scores every sentence of the passages the reader read, from
+
+- the reader: its best span inside the sentence, whether the sentence holds the passage's own best span, the
+  passage's answerability;
+- retrieval: the passage's rank;
+- the question's words: the share of its concept words (the glossary's corpus translations, rag/crosslingual.py)
+  that the sentence says, and that its passage says, and whether one of its names appears in the sentence;
+- whether the sentence is a fragment (under 12 characters);
+
+and takes the highest. Its weights are a softmax over each question's sentences (a linear model: a dozen numbers in
+models/answer_selector.json) fitted on held-out training paragraphs that the reader and the query adapter never
+trained on (`python -m rag.selector_train`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .text import normalize
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "answer_selector.json"
+FEATURES = ("span", "holds_best", "answerable", "rank", "concepts", "names", "passage_concepts", "short")
+SPAN_CLIP = 15.0  # span scores are logit differences; a few run to ±30 and would dominate a linear score
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a read passage, with the reader's best span inside it."""
+
+    reading: int              # which read passage (its index in the reading order)
+    rank: int                 # the passage's retrieval rank
+    sentence: tuple[int, int]  # [start, end) in the text read
+    span: tuple[int, int]     # the reader's best span inside the sentence, same offsets
+    span_score: float
+    holds_best: bool          # the passage's own best span lies in this sentence
+    answerable: float         # the passage's answerability
+    name_missing: bool
+
+
+class QuestionWords:
+    """An English question's evidence words in Chinese: its concept words' translations and its names' words."""
+
+    def __init__(self, concepts: dict[str, tuple[str, ...]], names: list[str]) -> None:
+        self.concepts = [tuple(normalize(w) for w in words) for words in concepts.values() if words]
+        self.names = [normalize(w) for w in names if w]
+
+    def concept_share(self, text: str) -> float:
+        """The share of the question's translatable concept words that the text says (0 when it has none)."""
+        if not self.concepts:
+            return 0.0
+        text = normalize(text)
+        return sum(any(w in text for w in words) for words in self.concepts) / len(self.concepts)
+
+    def names_in(self, text: str) -> bool:
+        text = normalize(text)
+        return any(w in text for w in self.names)
+
+
+def features(candidates: list[Candidate], texts: list[str], words: QuestionWords) -> list[list[float]]:
+    """The feature rows (in FEATURES order) of one question's candidate sentences; texts: the read text of each passage.
+
+    Only differences between one question's candidates count (a softmax over them), so nothing here is relative to
+    the question's best: a gap to the best span is the span score less a constant."""
+    passage_share = {i: words.concept_share(text) for i, text in enumerate(texts)}
+    rows = []
+    for c in candidates:
+        sentence = texts[c.reading][slice(*c.sentence)]
+        span = max(-SPAN_CLIP, min(SPAN_CLIP, c.span_score)) / SPAN_CLIP
+        rows.append([span, float(c.holds_best), c.answerable, 1.0 / (1 + c.rank), words.concept_share(sentence),
+                     float(words.names_in(sentence)), passage_share[c.reading], float(len(sentence) < 12)])
+    return rows
+
+
+class Selector:
+    """A linear score over FEATURES; the candidate with the highest score is the answer's sentence."""
+
+    def __init__(self, weights: list[float], bias: float = 0.0, meta: dict | None = None) -> None:
+        if len(weights) != len(FEATURES):
+            raise ValueError(f"the selector has {len(weights)} weights for {len(FEATURES)} features")
+        self.weights = list(weights)
+        self.bias = bias
+        self.meta = meta or {}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Selector | None":
+        """The committed selector, or None when its file is missing or names other features (the reader's own order
+        is used then)."""
+        path = Path(path or WEIGHTS)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("features") != list(FEATURES):
+            return None
+        return cls([float(w) for w in data["weights"]], float(data.get("bias", 0.0)), data.get("meta"))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"features": list(FEATURES), "weights": [round(w, 5) for w in self.weights],
+                                    "bias": round(self.bias, 5), "meta": self.meta}, ensure_ascii=False, indent=1) + "\n",
+                        encoding="utf-8")
+
+    def scores(self, rows: list[list[float]]) -> list[float]:
+        return [self.bias + sum(w * x for w, x in zip(self.weights, row)) for row in rows]
+
+
+_loaded: dict[Path, Selector | None] = {}
+
+
+def selector() -> Selector | None:
+    """The committed selector, loaded once."""
+    if WEIGHTS not in _loaded:
+        _loaded[WEIGHTS] = Selector.load(WEIGHTS)
+    return _loaded[WEIGHTS]
+
+
+def softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    exp = [math.exp(s - top) for s in scores]
+    total = sum(exp)
+    return [e / total for e in exp]
