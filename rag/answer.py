@@ -263,13 +263,15 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
         # ranked passage the reader is sure of. Taking the selector's first alone abstained on 28 of the 214 English
         # dev questions (18 before it; 14 this way): it moved to the top retrieved passage, which the reader doubted,
         # where it had found the answer lower down
-        sure = [r for r in readings if _sure(evidence_of(question, r, index), limit)]
-        readings = sure + [r for r in readings if r not in sure]
+        checked = [(r, evidence_of(question, r, index)) for r in readings]  # a who check tags the quote: once each
+        sure = [(r, e) for r, e in checked if _sure(e, limit)]
         if not sure:
-            return [], evidence_of(question, readings[0] if readings else None, index)
+            return [], checked[0][1] if checked else evidence_of(question, None, index)
+        readings = [r for r, _ in sure] + [r for r, e in checked if not _sure(e, limit)]
+        evidence = sure[0][1]
     else:
         readings = read_passages(reader, index, question, hits)
-    evidence = evidence_of(question, readings[0] if readings else None, index)
+        evidence = evidence_of(question, readings[0] if readings else None, index)
     if not readings or evidence.confidence < limit:
         return [], evidence
     best = readings[0]

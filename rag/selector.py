@@ -13,14 +13,13 @@ elsewhere). The selector scores every sentence of the passages the reader read, 
   that the sentence says, and that its passage says, and whether one of its names appears in the sentence;
 - whether the sentence is a fragment (under 12 characters);
 
-and takes the highest. Its weights are a softmax over each question's sentences (a linear model: a dozen numbers in
+and takes the highest. Its weights are a softmax over each question's sentences (a linear model: eight weights in
 models/answer_selector.json) fitted on held-out training paragraphs that the reader and the query adapter never
 trained on (`python -m rag.selector_train`).
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,9 +119,3 @@ def selector() -> Selector | None:
         _loaded[WEIGHTS] = Selector.load(WEIGHTS)
     return _loaded[WEIGHTS]
 
-
-def softmax(scores: list[float]) -> list[float]:
-    top = max(scores)
-    exp = [math.exp(s - top) for s in scores]
-    total = sum(exp)
-    return [e / total for e in exp]
