@@ -20,7 +20,7 @@ from rag import answer as A
 from rag.crosslingual import glossary_for
 from rag.evaluate import load_qa
 from rag.question import analyse
-from rag.reader.runtime import WEIGHTS, Reader
+from rag.reader.runtime import ENGLISH_WEIGHTS, Reader
 
 from .machine import ROOT, log
 from .reader_calibrate import set_pipeline
@@ -35,7 +35,8 @@ def record(pipeline, reader, question: dict) -> dict:
     """The question's readings in the order the product weighs them, each with its confidence and whether its quote
     holds the gold: with the answer selector, the product quotes the first reading whose confidence clears the
     threshold; without it, only the first reading counts."""
-    from rag.selector import selector
+    from rag.query_adapter import retrieval_vector
+    from rag.selector import selector, sentence_similarity
 
     q = analyse(question["question"])
     vector = pipeline.embedder.encode_queries([q.normal])[0]
@@ -43,7 +44,8 @@ def record(pipeline, reader, question: dict) -> dict:
     unknown = glossary_for(pipeline.index).unknown_share(q.text)
     chooser = selector() if pipeline.settings.answer_selector else None
     readings = [] if unknown > A.UNKNOWN_CONCEPTS_ABOVE else (
-        A.selected_readings(reader, pipeline.index, q, hits, chooser) if chooser is not None
+        A.selected_readings(reader, pipeline.index, q, hits, chooser, similarity=sentence_similarity(
+            pipeline.embedder, retrieval_vector(vector, q, pipeline.settings.query_adapter))) if chooser is not None
         else A.read_passages(reader, pipeline.index, q, hits)[:1])
     rows = []
     for r in readings:
@@ -75,7 +77,7 @@ def grid(rows: list[dict]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.english_calibrate", description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--weights", default=str(ENGLISH_WEIGHTS))
     args = ap.parse_args(argv)
     reader = Reader.load(args.weights)
     out = {"weights": args.weights}

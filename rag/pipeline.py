@@ -17,6 +17,7 @@ from .question import Question, analyse
 from .index import Index, IndexProblem, IndexUnreachable, build_index, corpus_problem, is_stale, load_index, own_corpus, read_manifest
 from .retrieve import retrieve
 from .schema import Response
+from .selector import sentence_similarity
 from .vectorstore import StoreUnavailable
 
 __all__ = ["Pipeline", "clean_question"]
@@ -42,6 +43,7 @@ class Pipeline:
         self._reloading = threading.Lock()  # one background reload of a newer index (built by another server) at a time
         self._checked_at = time.monotonic()
         self._reader = None
+        self._english_reader = None  # settings.english_reader: the reader English questions get
         self._reader_ready = threading.Event()
         self._warming = False  # warm_up's question: answered on the rule path, never waiting for the reader
         self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
@@ -59,6 +61,12 @@ class Pipeline:
 
             try:
                 self._reader = Reader.shared()
+                if self.settings.english_reader:
+                    try:
+                        self._english_reader = Reader.shared(english=True)
+                    except (ReaderUnavailable, OSError, ValueError) as problem:
+                        print(f"the English questions' reader could not load: {problem}; they are read with the "
+                              "Chinese questions' reader", file=sys.stderr)
             except (ReaderUnavailable, OSError, ValueError) as problem:
                 print(f"the reader could not load: {problem}; answers come from the rule path", file=sys.stderr)
             finally:
@@ -244,12 +252,16 @@ class Pipeline:
             reader = None
         else:
             reader = self.reader if self.wait_for_reader else self.reader_if_ready()
-        if reader is not None and (self.settings.reader == "full" or rules.reads_as_english(q)):
+        english = rules.reads_as_english(q)
+        if english and reader is not None and self._english_reader is not None:
+            reader = self._english_reader
+        if reader is not None and (self.settings.reader == "full" or english):
             # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
             # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the
             # answer sentence twice as often (benchmarks/english_calibrate.py)
+            similarity = sentence_similarity(self.embedder, retrieval_vector(vector, q, self.settings.query_adapter))
             answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown,
-                                                        use_selector=self.settings.answer_selector)
+                                                        use_selector=self.settings.answer_selector, similarity=similarity)
         else:
             answers, _ = rules.extract_answers(index, q.text, vector, hits, limit, typed=typed, extra_tokens=extra,
                                                unknown_concepts=unknown)

@@ -27,6 +27,8 @@ from .text import normalize
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "answer_selector.json"
 FEATURES = ("span", "holds_best", "answerable", "rank", "concepts", "names", "passage_concepts", "short")
+RERANK_FEATURES = FEATURES + ("similarity",)
+SIMILARITY_SCALE = 10.0  # cosines of one question's sentences differ by hundredths: scaled, the fit's L2 lets them count
 SPAN_CLIP = 15.0  # span scores are logit differences; a few run to ±30 and would dominate a linear score
 
 
@@ -79,14 +81,23 @@ def features(candidates: list[Candidate], texts: list[str], words: QuestionWords
 
 
 class Selector:
-    """A linear score over FEATURES; the candidate with the highest score is the answer's sentence."""
+    """A linear score over FEATURES; the candidate with the highest score is the answer's sentence.
 
-    def __init__(self, weights: list[float], bias: float = 0.0, meta: dict | None = None) -> None:
+    With `rerank` weights (over RERANK_FEATURES) the `top` best of that first score are scored again with the sentence's
+    e5 similarity to the question added: embedding a sentence costs about 25 ms here, too much for every sentence read
+    (a median of 18), so only the few the first score puts ahead are embedded."""
+
+    def __init__(self, weights: list[float], bias: float = 0.0, meta: dict | None = None,
+                 rerank: list[float] | None = None, top: int = 0) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"the selector has {len(weights)} weights for {len(FEATURES)} features")
+        if rerank is not None and len(rerank) != len(RERANK_FEATURES):
+            raise ValueError(f"the selector's rerank has {len(rerank)} weights for {len(RERANK_FEATURES)} features")
         self.weights = list(weights)
         self.bias = bias
         self.meta = meta or {}
+        self.rerank = list(rerank) if rerank is not None else None
+        self.top = top if rerank is not None else 0
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Selector | None":
@@ -99,15 +110,47 @@ class Selector:
             return None
         if data.get("features") != list(FEATURES):
             return None
-        return cls([float(w) for w in data["weights"]], float(data.get("bias", 0.0)), data.get("meta"))
+        rerank = data.get("rerank")
+        if rerank and rerank.get("features") != list(RERANK_FEATURES):
+            return None
+        return cls([float(w) for w in data["weights"]], float(data.get("bias", 0.0)), data.get("meta"),
+                   [float(w) for w in rerank["weights"]] if rerank else None, int(rerank["top"]) if rerank else 0)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"features": list(FEATURES), "weights": [round(w, 5) for w in self.weights],
-                                    "bias": round(self.bias, 5), "meta": self.meta}, ensure_ascii=False, indent=1) + "\n",
-                        encoding="utf-8")
+        data = {"features": list(FEATURES), "weights": [round(w, 5) for w in self.weights], "bias": round(self.bias, 5)}
+        if self.rerank is not None:
+            data["rerank"] = {"top": self.top, "features": list(RERANK_FEATURES), "weights": [round(w, 5) for w in self.rerank]}
+        data["meta"] = self.meta
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
     def scores(self, rows: list[list[float]]) -> list[float]:
         return [self.bias + sum(w * x for w, x in zip(self.weights, row)) for row in rows]
+
+    def order(self, rows: list[list[float]], similarity=None) -> list[tuple[int, float]]:
+        """(candidate, score) best first. similarity(indices) gives those candidates' e5 similarity to the question;
+        without it, or without rerank weights, the first score alone orders them. Reranked candidates come first."""
+        first = sorted(enumerate(self.scores(rows)), key=lambda ix: -ix[1])
+        if self.rerank is None or similarity is None or not first:
+            return first
+        head = [i for i, _ in first[: self.top]]
+        sims = similarity(head)
+        again = [(i, sum(w * x for w, x in zip(self.rerank, rows[i] + [SIMILARITY_SCALE * float(v)])))
+                 for i, v in zip(head, sims)]
+        return sorted(again, key=lambda ix: -ix[1]) + first[self.top :]
+
+
+def sentence_similarity(embedder, query_vector):
+    """similarity(texts) → the cosine of each text's e5 passage vector with the question's (adapted) vector."""
+    import numpy as np
+
+    vector = np.asarray(query_vector, dtype=np.float32)
+    vector = vector / (np.linalg.norm(vector) or 1.0)
+
+    def similarity(texts: list[str]) -> list[float]:
+        if not texts:
+            return []
+        return [float(v) for v in embedder.encode_passages(list(texts)) @ vector]
+    return similarity
 
 
 _loaded: dict[Path, Selector | None] = {}

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .selector import FEATURES, WEIGHTS, QuestionWords, Selector, features
+from .selector import FEATURES, RERANK_FEATURES, SIMILARITY_SCALE, WEIGHTS, QuestionWords, Selector, features
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TRAIN_FILES = ("cmrc2018_train.json", "DRCD_test.json")
 NATURAL = ROOT / "data" / "english_train.jsonl"
 WORK = ROOT / "runs" / "selector"
+RERANK_TOP = 6  # candidates the rerank embeds: about 25 ms each on this machine
 
 
 def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL):
@@ -87,7 +88,9 @@ def collect(pipeline, reader, questions: list[dict], log=print) -> list[dict]:
     """Per question: its candidates' feature rows, which are right, and the reader's own choice (the baseline)."""
     from . import answer as A
     from .crosslingual import glossary_for
+    from .query_adapter import retrieval_vector
     from .question import analyse
+    from .selector import sentence_similarity
 
     index = pipeline.index
     glossary = glossary_for(index)
@@ -104,6 +107,8 @@ def collect(pipeline, reader, questions: list[dict], log=print) -> list[dict]:
             continue
         words = QuestionWords(glossary.concepts(q.text), glossary.expand(q.text))
         rows = features(candidates, texts, words)
+        similarity = sentence_similarity(pipeline.embedder, retrieval_vector(vector, q, pipeline.settings.query_adapter))
+        sims = similarity([texts[c.reading][slice(*c.sentence)] for c in candidates])
         right = []
         for c in candidates:
             doc = read[c.reading].passage.doc_id
@@ -112,27 +117,46 @@ def collect(pipeline, reader, questions: list[dict], log=print) -> list[dict]:
             right.append(doc == item["doc_id"] and (item["answer"] in sentence or lo <= item["start"] < hi))
         bests = [i for i, c in enumerate(candidates) if c.holds_best] or list(range(len(candidates)))
         baseline = max(bests, key=lambda i: A.rank_score(candidates[i].span_score, candidates[i].rank, candidates[i].name_missing))
-        out.append({"id": item["id"], "doc_id": item["doc_id"], "rows": rows, "right": right, "baseline": baseline})
+        out.append({"id": item["id"], "doc_id": item["doc_id"], "rows": rows, "similarity": sims, "right": right,
+                    "baseline": baseline})
         if n % 100 == 0:
             log(f"{n}/{len(questions)} questions read in {time.perf_counter() - started:.0f} s")
     return out
 
 
-def fit(items: list[dict], epochs: int = 300, lr: float = 0.05, l2: float = 1e-3, seed: int = 0) -> Selector:
-    """A softmax over each question's candidates: maximise the probability of its right sentences (full batch)."""
+def fit(items: list[dict], epochs: int = 300, lr: float = 0.05, l2: float = 1e-3, seed: int = 0, top: int = RERANK_TOP) -> Selector:
+    """The first score over all of each question's candidates, then the rerank over the `top` it puts first."""
+    first = _softmax_fit([(it["rows"], it["right"]) for it in items], len(FEATURES), epochs, lr, l2, seed)
+    if top <= 0 or not all("similarity" in it for it in items):
+        return Selector(first, 0.0)
+    stage = Selector(first, 0.0)
+    heads = [_head(stage, it, top) for it in items]
+    second = _softmax_fit(heads, len(RERANK_FEATURES), epochs, lr, l2, seed)
+    return Selector(first, 0.0, rerank=second, top=top)
+
+
+def _head(stage: Selector, item: dict, top: int) -> tuple[list[list[float]], list[bool]]:
+    """The rerank's rows (features and similarity) and rightness of the `top` candidates the first score puts first."""
+    chosen = [i for i, _ in stage.order(item["rows"])[:top]]
+    return [item["rows"][i] + [SIMILARITY_SCALE * item["similarity"][i]] for i in chosen], [item["right"][i] for i in chosen]
+
+
+def _softmax_fit(groups: list[tuple[list[list[float]], list[bool]]], width: int, epochs: int, lr: float, l2: float,
+                 seed: int) -> list[float]:
+    """Linear weights maximising each group's probability (a softmax over its rows) of its right rows (full batch)."""
     import torch
 
     torch.manual_seed(seed)
-    usable = [it for it in items if any(it["right"])]
-    most = max(len(it["rows"]) for it in usable)
-    x = torch.zeros((len(usable), most, len(FEATURES)))
+    usable = [(rows, right) for rows, right in groups if any(right)]
+    most = max(len(rows) for rows, _ in usable)
+    x = torch.zeros((len(usable), most, width))
     present = torch.zeros((len(usable), most), dtype=torch.bool)
     right = torch.zeros((len(usable), most), dtype=torch.bool)
-    for i, it in enumerate(usable):
-        x[i, : len(it["rows"])] = torch.tensor(it["rows"], dtype=torch.float32)
-        present[i, : len(it["rows"])] = True
-        right[i, : len(it["right"])] = torch.tensor(it["right"])
-    w = torch.zeros(len(FEATURES), requires_grad=True)
+    for i, (rows, good) in enumerate(usable):
+        x[i, : len(rows)] = torch.tensor(rows, dtype=torch.float32)
+        present[i, : len(rows)] = True
+        right[i, : len(good)] = torch.tensor(good)
+    w = torch.zeros(width, requires_grad=True)
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(epochs):
         opt.zero_grad()
@@ -140,7 +164,13 @@ def fit(items: list[dict], epochs: int = 300, lr: float = 0.05, l2: float = 1e-3
         loss = (torch.logsumexp(logits.masked_fill(~present, -1e9), 1) - torch.logsumexp(logits.masked_fill(~right, -1e9), 1)).mean()
         (loss + l2 * (w ** 2).sum()).backward()
         opt.step()
-    return Selector([float(v) for v in w.detach()], 0.0)
+    return [float(v) for v in w.detach()]
+
+
+def choice(model: Selector, item: dict) -> int:
+    """The candidate the selector puts first (its rerank reads the cached similarities)."""
+    sims = item.get("similarity")
+    return model.order(item["rows"], (lambda chosen: [sims[i] for i in chosen]) if sims is not None else None)[0][0]
 
 
 def hit_rate(items: list[dict], choose) -> float:
@@ -153,15 +183,17 @@ def cross_validated(items: list[dict], folds: int = 5, **kw) -> dict:
     def fold_of(doc_id: str) -> int:
         return int(hashlib.md5(doc_id.encode()).hexdigest(), 16) % folds
 
-    chosen = 0
+    chosen = first = 0
     for k in range(folds):
         train = [it for it in items if fold_of(it["doc_id"]) != k]
         test = [it for it in items if fold_of(it["doc_id"]) == k]
         model = fit(train, **kw)
-        chosen += sum(it["right"][int(np.argmax(model.scores(it["rows"])))] for it in test)
+        chosen += sum(it["right"][choice(model, it)] for it in test)
+        first += sum(it["right"][int(np.argmax(model.scores(it["rows"])))] for it in test)
     n = max(1, len(items))
     return {"questions": len(items), "right_sentence_read": round(sum(any(it["right"]) for it in items) / n, 4),
             "reader_order": round(hit_rate(items, lambda it: it["baseline"]), 4),
+            "selector_first_score_cross_validated": round(first / n, 4),
             "selector_cross_validated": round(chosen / n, 4)}
 
 
@@ -169,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.selector_train", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--hold-out", type=int, default=10, help="the paragraphs rag.reader.train --hold-out N left out")
-    ap.add_argument("--reader", type=Path, default=None, help="the reader's weights (default: the shipped ones)")
+    ap.add_argument("--reader", type=Path, default=None, help="the reader's weights (default: the English questions' reader)")
     ap.add_argument("--limit", type=int, default=0, help="only this many questions (a smoke run)")
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--top", type=int, default=RERANK_TOP, help="candidates the rerank scores with e5 similarity (0: none)")
     args = ap.parse_args(argv)
-    from .reader.runtime import WEIGHTS as READER, Reader
+    from .reader.runtime import ENGLISH_WEIGHTS as READER, Reader
 
     documents, questions = held_out_set(args.hold_out)
     if args.limit:
@@ -183,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = pipeline_over(documents, WORK / f"index-{args.hold_out}")
     reader_path = args.reader or READER
     digest = hashlib.sha256(Path(reader_path).read_bytes()).hexdigest()[:12]
-    cache = WORK / f"candidates-{digest}-{len(questions)}.json"
+    cache = WORK / f"candidates-{digest}-{len(questions)}-sim.json"
     if cache.exists():
         items = json.loads(cache.read_text(encoding="utf-8"))
     else:
@@ -191,15 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         items = collect(pipeline, reader, questions, log=lambda m: print(m, flush=True))
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(items), encoding="utf-8")
-    scores = cross_validated(items, l2=args.l2)
+    scores = cross_validated(items, l2=args.l2, top=args.top)
     print(json.dumps(scores), flush=True)
-    model = fit(items, l2=args.l2)
+    model = fit(items, l2=args.l2, top=args.top)
     model.meta = {"trained_on": f"{len(items)} hand-written English questions over the {len(documents)} held-out training "
                                 f"paragraphs (1 in {args.hold_out})", "reader": Path(reader_path).name,
                   "reader_sha256": digest, "l2": args.l2, **scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     print(f"wrote {args.out}: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(FEATURES, model.weights)), flush=True)
+    if model.rerank is not None:
+        print(f"rerank of the first {model.top}: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(RERANK_FEATURES, model.rerank)), flush=True)
     return 0
 
 

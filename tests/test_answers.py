@@ -267,3 +267,29 @@ def test_a_traditional_sentence_yields_its_names_in_its_own_characters():
     assert ("毛澤東", "nr") in words and ("宣佈", "v") in words
     assert [s.text for s in candidate_spans(sentence, "person")] == ["毛澤東"]
     assert {"北京", "香港", "新加坡"} <= {s.text for s in candidate_spans(sentence, "place")}
+
+
+@pytest.mark.parametrize("text, span, whole", [
+    ("10月25日,自治区科协召开党组扩大会议", "25日", "10月25日"),
+    ("会议于2022年6月8日召开", "8日", "2022年6月8日"),
+    ("会议于2022年6月8日召开", "6月", "2022年6月"),
+    ("这是第25日的会议", "25日", "25日"),  # no month before it: left alone
+])
+def test_a_date_is_quoted_whole_when_the_span_starts_inside_it(text, span, whole):
+    from rag.answer import whole_date
+
+    start = text.index(span)
+    a, b = whole_date(text, start, start + len(span))
+    assert text[a:b] == whole
+
+
+def test_the_20th_party_congress_is_not_taken_for_a_person():
+    from rag.answer import _names_someone
+
+    assert not _names_someone("二是要加强组织领导，迅速掀起学习宣传贯彻党的二十大精神热潮。")
+    assert _names_someone("自治区科协党组书记、主席陈红缨主持会议")
+
+
+def test_an_english_date_question_gets_the_whole_date(pipeline):
+    answer = pipeline.ask("When was the enlarged Party group meeting of the Ningxia science association held?").answers[0]
+    assert answer.short == "10月25日" and answer.citation.doc_id == NINGXIA

@@ -62,3 +62,49 @@ def test_with_the_selector_on_english_questions_are_answered_and_a_missing_file_
     assert not on.ask("Who is the mayor of Xining?").answered
     monkeypatch.setattr(S, "_loaded", {S.WEIGHTS: None})  # no file: the reader's own order
     assert on.ask(question).answers[0].short == "王志刚"
+
+
+def test_the_rerank_embeds_only_the_first_few_and_its_similarity_can_overturn_the_first_score(tmp_path):
+    first = [1.0] + [0.0] * (len(FEATURES) - 1)  # the first score: the reader's span alone
+    model = Selector(first, rerank=first + [10.0], top=2)
+    rows = [[0.9] + [0.0] * (len(FEATURES) - 1), [0.8] + [0.0] * (len(FEATURES) - 1), [0.1] + [0.0] * (len(FEATURES) - 1)]
+    asked = []
+
+    def similarity(chosen):
+        asked.append(list(chosen))
+        return [{0: 0.80, 1: 0.86}[i] for i in chosen]
+
+    order = model.order(rows, similarity)
+    assert asked == [[0, 1]]  # the third, behind on the first score, is never embedded
+    assert [i for i, _ in order] == [1, 0, 2]  # the sentence that means what the question asks comes first
+    assert [i for i, _ in model.order(rows)] == [0, 1, 2]  # no embedder: the first score alone
+    model.save(tmp_path / "s.json")
+    again = Selector.load(tmp_path / "s.json")
+    assert again.rerank == model.rerank and again.top == 2
+    assert [i for i, _ in again.order(rows, similarity)] == [1, 0, 2]
+
+
+def test_the_committed_selector_reranks_with_similarity_and_scores_better_for_it():
+    model = Selector.load()
+    assert model.rerank is not None and model.top > 0
+    assert model.rerank[-1] > 0  # a sentence more like the question is more likely the answer's
+    assert model.meta["selector_cross_validated"] > model.meta["selector_first_score_cross_validated"]
+
+
+def test_english_questions_have_their_own_reader_and_fall_back_with_a_message_when_it_is_missing(pipeline, monkeypatch, tmp_path, capsys):
+    import threading
+
+    from rag.reader import runtime
+
+    question = "Who chaired the Party group meeting of the Ministry of Science and Technology on October 24?"
+    assert pipeline.ask(question).answers[0].short == "王志刚"
+    assert pipeline._english_reader is not None and pipeline._english_reader is not pipeline.reader
+    fresh = copy.copy(pipeline)
+    fresh._reader, fresh._english_reader, fresh._reader_loading = None, None, False
+    fresh._reader_ready = threading.Event()
+    monkeypatch.setattr(runtime, "ENGLISH_WEIGHTS", tmp_path / "reader-english.safetensors")
+    monkeypatch.setattr(runtime, "_SHARED", {k: v for k, v in runtime._SHARED.items() if k != "english"})
+    answer = fresh.ask(question).answers[0]
+    assert answer.short == "王志刚"  # read with the Chinese questions' reader
+    assert "the English questions' reader could not load" in capsys.readouterr().err
+    assert fresh._english_reader is None
