@@ -174,10 +174,11 @@ def test_an_english_question_gets_a_chinese_short_answer(pipeline):
 
 def test_an_english_question_about_an_office_quotes_the_sentence_that_names_its_holder(pipeline):
     # the answer selector quotes the sentence that says 部长 (minister) with the name; retrieval ranks the 2021
-    # symposium notice (001) above the October 24 one (000), and both say it
-    answer = best(pipeline.ask("Who is the minister of science and technology?"))
-    assert answer.short == "王志刚"
-    assert "部长王志刚" in answer.text and answer.citation.doc_id in (MOST, "001_7d7c59e9712777a1.txt")
+    # symposium notice (001) above the October 24 one (000), and both say it: the one the reader is surer of, the
+    # first notice, is cited first, the other after it
+    answers = pipeline.ask("Who is the minister of science and technology?").answers
+    assert answers[0].short == "王志刚" and "部长王志刚" in answers[0].text and answers[0].citation.doc_id == MOST
+    assert answers[1].short == "王志刚" and answers[1].citation.doc_id == "001_7d7c59e9712777a1.txt"
 
 
 def test_ask_json_has_the_contract_shape(pipeline):
