@@ -395,6 +395,27 @@ def whole_date(text: str, start: int, end: int) -> tuple[int, int]:
     return (head.start(), end) if head else (start, end)
 
 
+_PAIRS = {"“": "”", "《": "》", "‘": "’", "「": "」", "『": "』", "〈": "〉"}
+QUOTATION_REACH = 40
+
+
+def whole_quotation(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened so that it cuts no quotation or title in half: 《高举…旗帜 → 《高举…旗帜，为…团结奋斗》,
+    “五个牢牢把握 → “五个牢牢把握”. The all-layer reader stops at a comma inside a title or before a closing mark
+    glued to the next character; a half-open mark is never the answer the document gives."""
+    span = text[start:end]
+    for open_, close in _PAIRS.items():
+        if span.count(open_) > span.count(close):
+            found = text.find(close, end, end + QUOTATION_REACH)
+            if found >= 0 and "。" not in text[end:found]:
+                end = found + 1
+        elif span.count(close) > span.count(open_):
+            found = text.rfind(open_, max(0, start - QUOTATION_REACH), start)
+            if found >= 0 and "。" not in text[found:start]:
+                start = found
+    return start, end
+
+
 def whole_document_number(text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) widened to the whole document number it lies in (35号 → 渝科协党组发〔2022〕35号)."""
     for match in spans.DOCUMENT_NUMBER.finditer(text, max(0, start - 40), min(len(text), end + 40)):
@@ -483,14 +504,14 @@ def short_of(index: Index, answer: Answer, span: Shortened, kind: str | None, qu
     """The reader's span as the quote's short answer: whole numbers, a whole list, never (nearly) the whole quote."""
     c = answer.citation
     text = index.store.documents[c.doc_id].text
-    start, end = whole_document_number(text, *whole_numbers(text, span.start, span.end))
+    start, end = whole_quotation(text, *whole_document_number(text, *whole_numbers(text, span.start, span.end)))
     if kind == "list" or _ASKS_SEVERAL.search(question_normal):  # 有哪些单位…？ is an org question that wants them all
         start, end = whole_list(text, c.start, c.end, start, end)
     if kind == "number":
         one = _ONE_QUANTITY.search(text, start, end)  # 15%、2027年高于…: a how-many answer is one quantity
         end = with_counted_noun(text, one.start() if one else end, question_normal)
     start, end = max(start, c.start), min(end, c.end)
-    if kind == "place" and end - start > 2:  # 在北京 is one sentencepiece token: the reader cannot start at 北京
+    if kind in ("place", "date") and end - start > 2:  # 在北京, 于10 are one sentencepiece token: the reader cannot start at 北京
         start, end = without_glued(text, start, end, leading="在于於")
     short = text[start:end].strip()
     listed = kind == "list" or _ASKS_SEVERAL.search(question_normal)  # a list may fill most of its sentence

@@ -41,6 +41,10 @@ def best(response):
         # sentencepiece makes 段 a token of its own and 在北京 one token: the short answer is the whole name, the place
         ("党史学习教育中央第25指导组组长是谁？", "段余应", "001_7d7c59e9712777a1.txt"),
         ("重庆市科协的实施意见中说，中国共产党第二十次全国代表大会在哪里举行？", "北京", CHONGQING),
+        # a title or a quotation is never cut in half: the reader stops at the comma inside the title, or before ”
+        ("党的二十大批准的习近平同志代表十九届中央委员会所作报告的题目是什么？",
+         "《高举中国特色社会主义伟大旗帜，为全面建设社会主义现代化国家而团结奋斗》", CHONGQING),
+        ("王志刚强调，科技部部系统党员干部要按照习近平总书记的什么要求深化思想认识？", "“五个牢牢把握”", MOST),
     ],
 )
 def test_a_question_gets_its_short_answer_inside_the_quoted_sentence_and_cites_its_document(pipeline, question, short, doc_id):

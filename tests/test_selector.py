@@ -96,7 +96,7 @@ def test_english_questions_have_their_own_reader_and_fall_back_with_a_message_wh
 
     from rag.reader import runtime
 
-    question = "Who chaired the Party group meeting of the Ministry of Science and Technology on October 24?"
+    question = "Who is the minister of science and technology?"
     assert pipeline.ask(question).answers[0].short == "王志刚"
     assert pipeline._english_reader is not None and pipeline._english_reader is not pipeline.reader
     fresh = copy.copy(pipeline)
