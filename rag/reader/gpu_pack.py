@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import struct
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import rag.reader.train as T  # noqa: E402
 from rag.reader.features import question_tokens, windows  # noqa: E402
 from rag.reader.tokenizer import E5Tokenizer  # noqa: E402
-from rag.reader.weights import load_e5, model_path  # noqa: E402
+from rag.reader.weights import load_e5, stored_tensors  # noqa: E402
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "gpu/pack")
 OUT.mkdir(parents=True, exist_ok=True)
@@ -140,37 +139,15 @@ used = set(np.unique(pflat).tolist()) | set(np.unique(qflat).tolist()) | set(np.
 used = np.array(sorted(used), dtype=np.int64)
 
 # --- slim weights: every tensor's raw bytes except the unused word rows -------------------------------------------
-raw = model_path().read_bytes()
-e = load_e5(word_table="q4")
-cfg = e.config
-arrays = {}
-pos = 8 + 28 + 4 + 4
-n_pieces = struct.unpack_from("<5i", raw, pos)[0]
-pos += 20
-(bloblen,) = struct.unpack_from("<Q", raw, pos)
-pos += 8 + 4 * (n_pieces + 1) + 4 * n_pieces + bloblen
-pos += 4
-(nm_bytes,) = struct.unpack_from("<I", raw, pos)
-pos += 4 + nm_bytes
-(count,) = struct.unpack_from("<i", raw, pos)
-pos += 4
-for _ in range(count):
-    (nl,) = struct.unpack_from("<H", raw, pos)
-    pos += 2
-    name = raw[pos: pos + nl].decode()
-    pos += nl
-    dtype = raw[pos]
-    pos += 1
-    n, off, nbytes = struct.unpack_from("<IQQ", raw, pos)
-    pos += 20
+cfg = e5.config
+arrays = {"word_ids": used}
+for name, (dtype, n, data) in stored_tensors().items():
     if name == "emb.word":
-        arrays["word_rows"] = e.tensors["emb.word.q4"][used]
-        arrays["word_ids"] = used
-        continue
-    if dtype == 0:
-        arrays["f:" + name] = np.frombuffer(raw, dtype="<f4", count=n, offset=off).copy()
+        arrays["word_rows"] = data.reshape(cfg.vocab, -1)[used]
+    elif dtype == 0:
+        arrays["f:" + name] = data
     else:
-        arrays["q:" + name] = np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=off).copy()
+        arrays["q:" + name] = data
         arrays["n:" + name] = np.array([n], dtype=np.int64)
 np.savez(OUT / "e5slim.npz", **arrays)
 np.savez_compressed(OUT / "train.npz", specs=specs_a, pflat=pflat, pstart=pstart, qflat=qflat, qstart=qstart)

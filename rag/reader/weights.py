@@ -93,9 +93,40 @@ def load_e5(path: str | None = None, word_table: str = "float32") -> E5File:
     pos += nm_bytes
     tokenizer = TokenizerTables(pieces, scores, bos, eos, pad, unk, norm)
 
+    tensors: dict[str, np.ndarray] = {}
+    for name, (dtype, n, data) in _stored(raw, pos).items():
+        if dtype == 0:
+            tensors[name] = data
+        elif name == "emb.word" and word_table == "q4":
+            tensors["emb.word.q4"] = data.reshape(config.vocab, -1)
+        else:
+            tensors[name] = _dequantise_q4_0(data, n)
+    _shape(tensors, config)
+    return E5File(config, tokenizer, tensors)
+
+
+def stored_tensors(path: str | None = None) -> dict[str, tuple[int, int, np.ndarray]]:
+    """Every tensor as the file stores it: name -> (dtype: 0 float32 / else Q4_0, element count, float32 values or the
+    raw Q4_0 bytes). rag/reader/gpu_pack.py sends these to the device unchanged."""
+    raw = Path(path or model_path()).read_bytes()
+    return _stored(raw, _tensor_table(raw))
+
+
+def _tensor_table(raw: bytes) -> int:
+    """The offset of the tensor table: past the header, the tokenizer tables and the normalisation map."""
+    pos = 8 + 28 + 4 + 4
+    n_pieces = struct.unpack_from("<5i", raw, pos)[0]
+    pos += 20
+    (bloblen,) = struct.unpack_from("<Q", raw, pos)
+    pos += 8 + 4 * (n_pieces + 1) + 4 * n_pieces + bloblen + 4
+    (nm_bytes,) = struct.unpack_from("<I", raw, pos)
+    return pos + 4 + nm_bytes
+
+
+def _stored(raw: bytes, pos: int) -> dict[str, tuple[int, int, np.ndarray]]:
     (count,) = struct.unpack_from("<i", raw, pos)
     pos += 4
-    tensors: dict[str, np.ndarray] = {}
+    out = {}
     for _ in range(count):
         (nl,) = struct.unpack_from("<H", raw, pos)
         pos += 2
@@ -105,16 +136,10 @@ def load_e5(path: str | None = None, word_table: str = "float32") -> E5File:
         pos += 1
         n, off, nbytes = struct.unpack_from("<IQQ", raw, pos)
         pos += 20
-        if dtype == 0:
-            flat = np.frombuffer(raw, dtype="<f4", count=n, offset=off).copy()
-        elif name == "emb.word" and word_table == "q4":
-            tensors["emb.word.q4"] = np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=off).reshape(config.vocab, -1).copy()
-            continue
-        else:
-            flat = _dequantise_q4_0(np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=off), n)
-        tensors[name] = flat
-    _shape(tensors, config)
-    return E5File(config, tokenizer, tensors)
+        data = np.frombuffer(raw, dtype="<f4", count=n, offset=off) if dtype == 0 else \
+            np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=off)
+        out[name] = (dtype, n, data.copy())
+    return out
 
 
 def dequantise_rows(blocks: np.ndarray) -> np.ndarray:
