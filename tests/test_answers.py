@@ -185,6 +185,15 @@ def test_an_english_question_about_an_office_quotes_the_sentence_that_names_its_
     assert answers[1].short == "王志刚" and answers[1].citation.doc_id == "001_7d7c59e9712777a1.txt"
 
 
+def test_the_sources_open_with_the_passage_the_answer_quotes(pipeline):
+    # retrieval ranks a passage of the 2021 notice first; the answer quotes the October 24 notice, and the sources
+    # list the user sees opens with the passage that holds that quote
+    response = pipeline.ask("Who is the minister of science and technology?")
+    first, cited = response.passages[0].passage, response.answers[0].citation
+    assert pipeline.search("Who is the minister of science and technology?")[0].passage.doc_id != cited.doc_id
+    assert first.doc_id == cited.doc_id and first.start <= cited.start < first.end
+
+
 def test_ask_json_has_the_contract_shape(pipeline):
     body = response_to_json(pipeline.ask("宁夏科协党组扩大会议由谁主持？"))
     assert set(body) >= {"question", "answered", "latency_ms", "answers", "passages"}
