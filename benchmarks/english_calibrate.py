@@ -20,7 +20,7 @@ from rag import answer as A
 from rag.crosslingual import glossary_for
 from rag.evaluate import load_qa
 from rag.question import analyse
-from rag.reader.runtime import ENGLISH_WEIGHTS, Reader
+from rag.reader.runtime import WEIGHTS, Reader
 
 from .machine import ROOT, log
 from .reader_calibrate import set_pipeline
@@ -77,7 +77,7 @@ def grid(rows: list[dict]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.english_calibrate", description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", default=str(ENGLISH_WEIGHTS))
+    ap.add_argument("--weights", default=str(WEIGHTS))
     args = ap.parse_args(argv)
     reader = Reader.load(args.weights)
     out = {"weights": args.weights}

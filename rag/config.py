@@ -20,7 +20,6 @@ class Settings:
     fusion: str = "convex"  # RAG_FUSION: convex (scaled scores, measured better on CMRC) | rrf
     dense_share: float = 0.35  # RAG_DENSE_SHARE: the dense side's share in convex fusion
     dense_share_unnamed: float = 0.7  # RAG_DENSE_SHARE_UNNAMED: the same for an English question whose names the glossary doesn't find
-    english_reader: bool = True  # RAG_ENGLISH_READER: English questions are read with models/reader-english.safetensors (trained further on English questions); off: with the Chinese questions' reader
     answer_selector: bool = True  # RAG_ANSWER_SELECTOR: an English question's quote is chosen by models/answer_selector.json (rag/selector.py); off: the reader's own order
     query_adapter: bool = True  # RAG_QUERY_ADAPTER: an English question's dense vector goes through models/query_adapter.npz (rag/query_adapter.py)
     rrf_k: int = 10  # RAG_RRF_K: the k of reciprocal rank fusion (when RAG_FUSION=rrf)

@@ -43,7 +43,6 @@ class Pipeline:
         self._reloading = threading.Lock()  # one background reload of a newer index (built by another server) at a time
         self._checked_at = time.monotonic()
         self._reader = None
-        self._english_reader = None  # settings.english_reader: the reader English questions get
         self._reader_ready = threading.Event()
         self._warming = False  # warm_up's question: answered on the rule path, never waiting for the reader
         self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
@@ -61,12 +60,6 @@ class Pipeline:
 
             try:
                 self._reader = Reader.shared()
-                if self.settings.english_reader:
-                    try:
-                        self._english_reader = Reader.shared(english=True)
-                    except (ReaderUnavailable, OSError, ValueError) as problem:
-                        print(f"the English questions' reader could not load: {problem}; they are read with the "
-                              "Chinese questions' reader", file=sys.stderr)
             except (ReaderUnavailable, OSError, ValueError) as problem:
                 print(f"the reader could not load: {problem}; answers come from the rule path", file=sys.stderr)
             finally:
@@ -253,8 +246,6 @@ class Pipeline:
         else:
             reader = self.reader if self.wait_for_reader else self.reader_if_ready()
         english = rules.reads_as_english(q)
-        if english and reader is not None and self._english_reader is not None:
-            reader = self._english_reader
         if reader is not None and (self.settings.reader == "full" or english):
             # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
             # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the

@@ -201,13 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.selector_train", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--hold-out", type=int, default=10, help="the paragraphs rag.reader.train --hold-out N left out")
-    ap.add_argument("--reader", type=Path, default=None, help="the reader's weights (default: the English questions' reader)")
+    ap.add_argument("--reader", type=Path, default=None, help="the reader's weights (default: the shipped reader)")
     ap.add_argument("--limit", type=int, default=0, help="only this many questions (a smoke run)")
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top", type=int, default=RERANK_TOP, help="candidates the rerank scores with e5 similarity (0: none)")
     args = ap.parse_args(argv)
-    from .reader.runtime import ENGLISH_WEIGHTS as READER, Reader
+    from .reader.runtime import WEIGHTS as READER, Reader
 
     documents, questions = held_out_set(args.hold_out)
     if args.limit:
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = pipeline_over(documents, WORK / f"index-{args.hold_out}")
     reader_path = args.reader or READER
     digest = hashlib.sha256(Path(reader_path).read_bytes()).hexdigest()[:12]
-    cache = WORK / f"candidates-{digest}-{len(questions)}-sim.json"
+    cache = WORK / f"candidates-{digest}-{len(questions)}-sim-deep.json"
     if cache.exists():
         items = json.loads(cache.read_text(encoding="utf-8"))
     else:

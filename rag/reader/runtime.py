@@ -8,10 +8,6 @@ from .features import Window, question_tokens, tidy_span, windows
 from .model import MAX_SPAN_TOKENS, ReaderModel, Span, best_span
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "reader.safetensors"
-# English questions are read with weights trained further on hand-written English questions (docs/reader.md, run 6):
-# gold-paragraph F1 on the English dev set 45.6 -> 53.2. WEIGHTS (run 7, all layers on a GPU) reads English better
-# still (70.9), but it quoted the wrong sentence for two English seed questions about 王志刚, so English stays here
-ENGLISH_WEIGHTS = WEIGHTS.with_name("reader-english.safetensors")
 MAX_LEN = 256
 STRIDE = 128
 
@@ -34,14 +30,12 @@ class Reader:
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls, english: bool = False) -> "Reader":
-        """The process's one reader with the shipped weights (loaded on first use; pipelines share it); english: the
-        one for English questions (ENGLISH_WEIGHTS)."""
-        key = "english" if english else "reader"
+    def shared(cls) -> "Reader":
+        """The process's one reader with the shipped weights (loaded on first use; pipelines share it)."""
         with _SHARED_LOCK:
-            if key not in _SHARED:
-                _SHARED[key] = cls.load(ENGLISH_WEIGHTS if english else None)
-            return _SHARED[key]
+            if "reader" not in _SHARED:
+                _SHARED["reader"] = cls.load()
+            return _SHARED["reader"]
 
     @classmethod
     def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1) -> "Reader":
