@@ -297,7 +297,7 @@ def cited_first(index: Index, hits: list, answers: list) -> list:
     """The passages the answers quote, in the answers' order, then the rest as retrieval ranked them.
 
     The quote comes from the passage the reader is surest of, often not retrieval's first: the sources list opens with
-    the passage the answer stands in (English CMRC trial R@1 of the returned passages 0.734–0.738, retrieval's order 0.729;
+    the passage the answer stands in (English CMRC trial R@1 of the returned passages 0.794, retrieval's order 0.724;
     benchmarks/english.py). A quote read beside its passage lies in a neighbour, which `holding` finds."""
     first: list = []
     for answer in answers:
