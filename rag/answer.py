@@ -40,6 +40,7 @@ ENOUGH = 0.9  # answerability at which the first passages' answer is taken witho
 # … except for the answer selector, which always reads READ_TOP passages (answerability never reaches 2): a confident
 # wrong passage ranked 2nd no longer hides the right one ranked 3rd or 4th. With run 7's reader, held-out English
 # questions whose right sentence is among those read: 0.802 -> 0.850; the selector's held-out CV 0.664 -> 0.680.
+# Cost: English `ask` p50 on CMRC trial 639 -> 759 ms (benchmarks/english.py).
 SELECTOR_ENOUGH = 2.0
 W_RANK = 1.0  # the reading score's share of retrieval: W_RANK / (1 + rank) is added to the span score
 ABSTAIN_BELOW = 0.5  # confidence under which the documents are taken not to answer
@@ -141,7 +142,7 @@ def _read_in_turn(index: Index, question: Question, hits: list[Hit], read, read_
 
 def read_sentences(reader, index: Index, question: Question, hits: list[Hit], read_first: int = READ_FIRST,
                    read_top: int = READ_TOP, enough: float = SELECTOR_ENOUGH):
-    """Every sentence of the passages read for a question (the passages read_passages reads), each with the reader's
+    """Every sentence of the passages read for a question (the first READ_TOP: `enough` is never reached), each with the reader's
     best span inside it: (candidates, the text read of each passage, its document offset, its hit). What the answer
     selector (rag/selector.py) chooses from."""
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:
@@ -393,7 +394,7 @@ _DATE_TAIL = re.compile(r"\d{1,2}[月日号]")
 
 def whole_date(text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) widened to the whole date when it starts inside one (25日 → 10月25日, 6月 → 2022年6月): the
-    English questions' reader sometimes leaves the month out, and a day alone does not say when."""
+    reader sometimes leaves the month out of an English question's answer, and a day alone does not say when."""
     if not _DATE_TAIL.match(text, start):
         return start, end
     head = _DATE_HEAD.search(text, max(0, start - 8), start)

@@ -250,7 +250,8 @@ def test_eval_on_the_seed_set_prints_the_quality_measures(pipeline, seed_setting
     assert metrics["paragraph_r1"] >= 0.95
     assert metrics["abstained_unanswerable"] == metrics["unanswerable"]
     # the quality floor the README reports: the right sentence first, and at most one answerable question refused
-    # (hit@3 0.971 → 0.957 when run 7 took over English questions: the two who-chaired questions xfailed above)
+    # (hit@1 / hit@3 0.957 / 0.971 → 0.942 / 0.957 when run 7 took over English questions: the October 24 who-chaired
+    # question xfailed above)
     assert metrics["sentence_hit1"] >= 0.9 and metrics["sentence_hit3"] >= 0.95
     assert metrics["false_abstention"] <= 1
 
