@@ -9,8 +9,8 @@ built once as the other benchmarks build it) it reports
   hybrid and dense alone with and without the query adapter (rag/query_adapter.py, English questions only), the
   hybrid at other dense shares, with and without the glossary's keywords (rag/crosslingual.py: the corpus words
   for the question's names, and the corpus words translating its other words);
-- for `ask` (the product's answer path as configured): answer-sentence hit@1 and false abstentions, with the
-  abstention rule that decided each false abstention;
+- for `ask` (the product's answer path as configured): answer-sentence hit@1, false abstentions (with the
+  abstention rule that decided each) and R@1 of the passages it returns (what the user's sources list opens with);
 - the same retrieval table for the Chinese CMRC trial questions (the numbers the English work must keep);
 - on the seeds: English questions answered correctly, unanswerable ones abstained;
 - the first English question after a fresh Pipeline.open against the p50 of the later ones.
@@ -210,7 +210,7 @@ def ask_quality(pipeline, questions: list[dict]) -> dict:
     """Answer-sentence hit@1 (gold inside the first quote), false abstentions, abstained unanswerable, and why."""
     answerable = [q for q in questions if q["answers"]]
     unanswerable = [q for q in questions if not q["answers"]]
-    hit = abstained = retrieved_but_abstained = 0
+    hit = abstained = retrieved_but_abstained = shown_first = 0
     reasons: Counter = Counter()
     extras: Counter = Counter()
     failures = []
@@ -220,6 +220,7 @@ def ask_quality(pipeline, questions: list[dict]) -> dict:
         r = pipeline.ask(q["question"])
         times.append((time.perf_counter() - started) * 1000)
         top_doc = r.passages[0].passage.doc_id if r.passages else None
+        shown_first += top_doc == q.get("source")  # the sources the user sees open with the gold paragraph
         good = bool(r.answers) and any(g in r.answers[0].text for g in q["answers"])
         hit += good
         if not r.answered:
@@ -243,6 +244,7 @@ def ask_quality(pipeline, questions: list[dict]) -> dict:
     n = max(1, len(answerable))
     return {
         "answerable": len(answerable), "sentence_hit1": round(hit / n, 4), "answered_correctly": hit,
+        "passages_r1": round(shown_first / n, 4),
         "false_abstention": abstained, "false_abstention_rate": round(abstained / n, 4),
         "abstained_with_gold_paragraph_first": retrieved_but_abstained,
         "unanswerable": len(unanswerable), "abstained_unanswerable": abstained_unanswerable,
@@ -377,7 +379,9 @@ def write_section(out: dict) -> None:
                               for g, v in b.items()) + ".", "",
                   f"`ask` as configured ({out['settings']}): answer-sentence hit@1 **{a['sentence_hit1']:.3f}**, "
                   f"false abstentions **{a['false_abstention']}/{a['answerable']} ({a['false_abstention_rate']:.1%})**, "
-                  f"{a['abstained_with_gold_paragraph_first']} of them with the gold paragraph ranked first; ask p50 {a['ask_p50_ms']} ms.",
+                  f"{a['abstained_with_gold_paragraph_first']} of them with the gold paragraph ranked first; R@1 of the passages `ask` "
+                  f"returns (they open with the quoted one, rag/pipeline.py cited_first) **{a['passages_r1']:.3f}**; "
+                  f"ask p50 {a['ask_p50_ms']} ms.",
                   "The rule that decided each false abstention (rag/rules.py; the base rule when it fails even without "
                   "penalties, else the penalty whose removal alone answers): " + "; ".join(f"{k} {v}" for k, v in a["abstention_rules"].items())
                   + ". Penalties present besides: " + ("; ".join(f"{k[6:]} {v}" for k, v in a["abstention_penalties_also_present"].items()) or "none") + ".", ""]
