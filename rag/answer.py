@@ -8,6 +8,7 @@ chosen on the CMRC 2018 trial set and the seed questions (`python -m benchmarks.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -37,11 +38,10 @@ READ_CHARS = 320  # the document text read around a passage (the reader's 192-to
 QUOTE_READ_CHARS = 240
 READ_CONTEXT = True  # the passage's title / heading is read before it (never quoted)
 ENOUGH = 0.9  # answerability at which the first passages' answer is taken without reading further
-# … except for the answer selector, which always reads READ_TOP passages (answerability never reaches 2): a confident
-# wrong passage ranked 2nd no longer hides the right one ranked 3rd or 4th. With run 7's reader, held-out English
-# questions whose right sentence is among those read: 0.802 -> 0.850; the selector's held-out CV 0.664 -> 0.680.
-# Cost: English `ask` p50 on CMRC trial 639 -> 759 ms (benchmarks/english.py).
-SELECTOR_ENOUGH = 2.0
+# The answer selector reads on to READ_TOP passages whatever the first say (read_sentences): a confident wrong passage
+# ranked 2nd no longer hides the right one ranked 3rd or 4th. With run 7's reader, held-out English questions whose
+# right sentence is among those read: 0.802 -> 0.850; the selector's held-out CV 0.664 -> 0.680. Cost: English `ask`
+# p50 on CMRC trial 639 -> 759 ms (benchmarks/english.py).
 W_RANK = 1.0  # the reading score's share of retrieval: W_RANK / (1 + rank) is added to the span score
 ABSTAIN_BELOW = 0.5  # confidence under which the documents are taken not to answer
 # … for a question in Latin script, which the reader alone answers and the answer selector quotes. On the English dev
@@ -141,8 +141,9 @@ def _read_in_turn(index: Index, question: Question, hits: list[Hit], read, read_
 
 
 def read_sentences(reader, index: Index, question: Question, hits: list[Hit], read_first: int = READ_FIRST,
-                   read_top: int = READ_TOP, enough: float = SELECTOR_ENOUGH):
-    """Every sentence of the passages read for a question (the first READ_TOP: `enough` is never reached), each with the reader's
+                   read_top: int = READ_TOP, enough: float = math.inf):
+    """Every sentence of the passages read for a question (the first READ_TOP: no answerability is enough to stop
+    early), each with the reader's
     best span inside it: (candidates, the text read of each passage, its document offset, its hit). What the answer
     selector (rag/selector.py) chooses from."""
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:

@@ -54,6 +54,7 @@ def test_a_selector_file_for_other_features_is_not_used(tmp_path):
 
 
 def test_with_the_selector_on_english_questions_are_answered_and_a_missing_file_falls_back(pipeline, monkeypatch):
+    assert pipeline.reader is not None  # loaded before the copy: a copy made while it loads never gets it (rule path)
     on = copy.copy(pipeline)
     on.settings = replace(pipeline.settings, answer_selector=True)  # RAG_ANSWER_SELECTOR=true
     question = "Who is the minister of science and technology?"
