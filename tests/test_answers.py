@@ -124,6 +124,7 @@ def test_a_question_whose_year_ordinal_place_organisation_or_person_differs_from
     ("中国科协党组理论学习中心组第七次集体学习扩大会议是哪天召开的？", "文档中说的是第六次，不是第七次"),
     ("党的十九大是什么时候在北京举行的？", "文档中说的是二十大，不是十九大"),
     ("教育部传达学习党的二十大精神的党组会议由谁主持？", "文档中没有提到教育部"),
+    ("10月26日科技部党组会议由谁主持？", "文档中说的是10月24日，不是10月26日"),  # a changed day: 王志刚 was answered
 ])
 def test_an_abstention_over_a_differing_fact_says_what_the_documents_say_instead(pipeline, question, said):
     response = pipeline.ask(question)

@@ -61,3 +61,36 @@ def test_a_person_the_document_never_names_is_a_difference_even_when_jieba_split
     assert found is not None and "文档中没有提到李巨峰" in found.message()
     same = analyse("1984年6月至1985年1月，蒋巨峰担任什么职务？")
     assert contradiction(same.normal, same.tokens, document, "", same.names) is None
+
+
+@pytest.mark.parametrize("question, said", [
+    ("7月18日中国科协党组理论学习中心组集体学习扩大会议由谁主持？", "文档中说的是7月16日，不是7月18日"),  # a changed day
+    ("中国科协党组副书记主持了哪次集体学习？", "文档中说的是书记，不是副书记"),  # 副书记 asked, only the 书记 written
+])
+def test_a_changed_day_or_a_deputy_the_document_never_names_is_a_difference(question, said):
+    assert said in (differs(question) or "")
+
+
+ANNIVERSARY = Document(doc_id="a.txt", source="a.txt", title="纪念建会60周年暨十九届六中全会精神学习会", date="2018-10-24",
+                       org=None, doc_number=None, text="会议学习了十九届六中全会精神，纪念建会60周年。",
+                       paragraphs=((0, 24),))
+
+
+@pytest.mark.parametrize("question, said", [
+    ("纪念建会70周年的学习会在哪天召开？", "文档中说的是60周年，不是70周年"),
+    ("会议学习了十九届五中全会的什么精神？", "文档中说的是六中全会，不是五中全会"),
+    ("会议学习了二十届六中全会的什么精神？", "文档中说的是十九届，不是二十届"),
+])
+def test_a_changed_anniversary_plenum_or_term_is_named(question, said):
+    q = analyse(question)
+    found = contradiction(q.normal, q.tokens, ANNIVERSARY, "")
+    assert found is not None and said in found.message()
+
+
+@pytest.mark.parametrize("question", [
+    "10月24日的学习会学习了什么精神？",  # the day only the document's date gives
+    "纪念建会60周年的学习会学习了十九届六中全会的什么？",
+])
+def test_a_day_anniversary_or_plenum_as_the_document_states_it_is_not_refused(question):
+    q = analyse(question)
+    assert contradiction(q.normal, q.tokens, ANNIVERSARY, "") is None
