@@ -69,7 +69,7 @@ def title_of(quote: str, name: str) -> str | None:
 # ---------------------------------------------------------------- candidate spans in a sentence
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿"
-_DATE = re.compile(
+DATE = re.compile(
     r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:至(?:\d{1,2}月)?\d{1,2}日)?(?:上午|下午|晚上|晚)?"
     r"|\d{4}年\d{1,2}月(?!\d)|\d{4}-\d{1,2}-\d{1,2}|\d{4}年(?!\d)"
 )
@@ -183,10 +183,10 @@ def tagged_words(text: str) -> tuple[Tagged, ...]:
 def candidate_spans(sentence: str, kind: str) -> list[Span]:
     """Every span of the asked kind in the sentence, as offsets into it."""
     if kind == "date":
-        return _regex(_DATE, sentence, kind)
+        return _regex(DATE, sentence, kind)
     if kind == "number":
         return [s for s in _regex(_NUMBER, sentence, kind) if any(ch.isdigit() or ch in _CN_NUM for ch in s.text)
-                and not _inside(s, _regex(_DATE, sentence, "date"))]
+                and not _inside(s, _regex(DATE, sentence, "date"))]
     if kind == "docnum":
         return _regex(DOCUMENT_NUMBER, sentence, kind)
     if kind == "quote":

@@ -324,3 +324,55 @@ def test_the_20th_party_congress_is_not_taken_for_a_person():
 def test_an_english_date_question_gets_the_whole_date(pipeline):
     answer = pipeline.ask("When was the enlarged Party group meeting of the Ningxia science association held?").answers[0]
     assert answer.short == "10月25日" and answer.citation.doc_id == NINGXIA
+
+
+SHORT_CASES = {  # (quote, the reader's span, kind, question): the short answer the chat shows in bold
+    "a date question's answer is the date": ("中国共产党第二十次全国代表大会于10月16日至22日在北京举行。", "于10月16日至22日在北京举行", "date",
+                                          "党的二十大是什么时候在北京举行的？", "10月16日至22日"),
+    "no 在 glued before a place": ("中国共产党第二十次全国代表大会于10月16日至22日在北京举行。", "在北京", "place", "党的二十大在哪里举行？", "北京"),
+    "a number keeps the noun it counts": ("龚堂华组长从六个方面总结交流了学习领会的体会。", "六个", "number", "龚堂华组长从几个方面总结交流了体会？",
+                                        "六个方面"),
+    "a how-many answer is one quantity": ("确保2025年公民具备科学素质的比例超过15%、2027年高于全国平均水平。", "15%、2027年高于全国平均水平",
+                                        "number", "2025年公民具备科学素质的比例超过多少？", "15%"),
+    "a number is never cut at its separator": ("全年共接待游客312,000人次。", "000人次", "number", "共接待游客多少人次？", "312,000人次"),
+    "a quotation is kept whole": ("王志刚强调，要按照习近平总书记“五个牢牢把握”要求深化认识。", "“五个牢牢", "what", "按照什么要求？", "“五个牢牢把握”"),
+    "a list question gets the whole list": ("部党组成员李萌、张广军、相里斌、高波出席会议。", "张广军", "list", "哪些部党组成员出席了会议？",
+                                          "李萌、张广军、相里斌、高波"),
+    "a who question gets the name without its title": ("10月24日，科技部党组书记、部长王志刚主持召开党组会议。", "科技部党组书记、部长王志刚",
+                                                      "person", "谁主持召开了党组会议？", "王志刚"),
+    "a who question gets the name, not what follows it": ("党史学习教育中央第25指导组组长段余应一行,中央和国家机关工委委员、基层组织建设指导部部长闪伟强莅临会议指导。",
+                                                         "段余应一行,中央和国家机关工委委员、基层组织建设指导部部长闪伟强", "person",
+                                                         "党史学习教育中央第25指导组组长是谁？", "段余应"),
+    "a foreign name is not cut at its dot": ("这一名称由汤玛斯·霍尔兹于1994年正式建立。", "汤玛斯·霍尔兹", "person", "哪位生物学家建立了这一名称？",
+                                           "汤玛斯·霍尔兹"),
+    "a document number is quoted whole": ("重庆市科协党组文件\n渝科协党组发〔2022〕35号\n关于认真学习宣传贯彻党的二十大精神的实施意见", "35号", "docnum",
+                                        "实施意见的文号是什么？", "渝科协党组发〔2022〕35号"),
+}
+
+
+@pytest.mark.parametrize("case", SHORT_CASES)
+def test_every_span_gets_the_same_post_processing(case):
+    """rag.answer.short_answer: what the reader's span becomes as the short answer, on either answer path."""
+    from rag.answer import short_answer
+
+    quote, span, kind, question, short = SHORT_CASES[case]
+    start = quote.index(span)
+    assert short_answer(quote, 0, len(quote), start, start + len(span), kind, question) == short
+
+
+def test_a_who_answer_whose_name_jieba_does_not_tag_still_names_someone():
+    # 段余应 is 段 / 余 / 应 to jieba; the quote writes it after 组长, so the who check takes it for a name
+    from rag.answer import people_in
+
+    quote = "党史学习教育中央第25指导组组长段余应一行,中央组织部干部四局有关同志莅临会议指导。"
+    start = quote.index("段余应")
+    assert people_in(quote, 0, len(quote), start, start + 3) == ["段余应"]
+    assert people_in("科协社会组织党委", 0, 8, 0, 8) == []
+
+
+def test_a_traditional_question_is_read_in_the_script_of_a_simplified_passage():
+    from rag.text import in_script_of
+
+    assert in_script_of("寧夏科協黨組擴大會議由誰主持？", "自治区科协党组书记、主席陈红缨主持会议") == "宁夏科协党组扩大会议由谁主持？"
+    assert in_script_of("寧夏科協黨組擴大會議由誰主持？", "自治區科協黨組書記、主席陳紅纓主持會議") == "寧夏科協黨組擴大會議由誰主持？"
+    assert in_script_of("Who chaired the meeting?", "陈红缨主持会议") == "Who chaired the meeting?"
