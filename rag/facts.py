@@ -145,3 +145,15 @@ def checked(answers: list, question_normal: str, question_tokens: tuple[str, ...
         elif first is None:
             first = difference
     return kept, first
+
+
+def in_passages(hits: list, question_normal: str, question_tokens: tuple[str, ...], documents,
+                names: tuple[str, ...] = ()) -> Difference | None:
+    """The first difference between the question and the top passages, for an abstention with no candidate answer
+    (10月26日科技部党组会议由谁主持？ where the reader found nothing to quote: the notice says 10月24日)."""
+    for hit in hits:
+        document = documents.get(hit.passage.doc_id)
+        difference = contradiction(question_normal, question_tokens, document, hit.passage.text, names) if document else None
+        if difference is not None:
+            return difference
+    return None

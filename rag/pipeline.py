@@ -265,6 +265,8 @@ class Pipeline:
         difference = None
         if answers:
             answers, difference = facts.checked(answers, q.normal, q.tokens, index.store.documents, q.names)
+        else:  # no answer: still say what the documents say instead when the top passage states the fact otherwise
+            difference = facts.in_passages(hits[:2], q.normal, q.tokens, index.store.documents, q.names)
         return answers, hits, difference
 
     def status(self) -> dict:
