@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .selector import FEATURES, RERANK_FEATURES, SIMILARITY_SCALE, WEIGHTS, QuestionWords, Selector, features
+from .selector import FEATURES, RERANK_FEATURES, SIMILARITY_SCALE, WEIGHTS, WEIGHTS_CHINESE, Selector, features, question_words
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -34,14 +34,14 @@ WORK = ROOT / "runs" / "selector"
 RERANK_TOP = 6  # candidates the rerank embeds: about 25 ms each on this machine
 
 
-def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL):
-    """(Documents of the held-out paragraphs, their questions in hand-written English: {question, doc_id, answer,
-    start, id})."""
+def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL, chinese: bool = False):
+    """(Documents of the held-out paragraphs, their questions: {question, doc_id, answer, start, id}): the ones written in
+    English by hand, or (chinese) the data sets' own Chinese questions."""
     from .reader.codeswitch import written_english
     from .reader.train import held_out, paragraph_key
     from .schema import Document
 
-    english = written_english(natural)
+    english = {} if chinese else written_english(natural)
     documents, questions = [], []
     for name in TRAIN_FILES:
         for article in json.loads((data / name).read_text(encoding="utf-8"))["data"]:
@@ -56,7 +56,7 @@ def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL):
                 documents.append(Document(doc_id, doc_id, article.get("title") or context[:20], None, None, None, context,
                                           ((0, len(context)),), (None,), ()))
                 for qa in qas:
-                    if qa["id"] not in english:
+                    if not chinese and qa["id"] not in english:
                         continue
                     answer = qa["answers"][0]
                     text, start = answer["text"].strip(), answer["answer_start"] - shift
@@ -64,7 +64,7 @@ def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL):
                         found = context.find(text)
                         start = found
                     if text and start >= 0:
-                        questions.append({"id": qa["id"], "question": english[qa["id"]], "doc_id": doc_id,
+                        questions.append({"id": qa["id"], "question": qa["question"] if chinese else english[qa["id"]], "doc_id": doc_id,
                                           "answer": text, "start": start})
     return documents, questions
 
@@ -98,17 +98,18 @@ def collect(pipeline, reader, questions: list[dict], log=print) -> list[dict]:
     started = time.perf_counter()
     for n, item in enumerate(questions, start=1):
         q = analyse(item["question"])
-        if not q.latin or glossary.unknown_share(q.text) > A.UNKNOWN_CONCEPTS_ABOVE:
+        if q.latin and glossary.unknown_share(q.text) > A.UNKNOWN_CONCEPTS_ABOVE:
             continue  # the product abstains before reading
         vector = pipeline.embedder.encode_queries([q.normal])[0]
         hits = pipeline._retrieve(index, vector, q, max(pipeline.settings.top_k, 8))
-        candidates, texts, offsets, read = A.read_sentences(reader, index, q, hits)
+        candidates, texts, offsets, read = A.read_sentences(reader, index, q, hits, **A.reading_depth(q))
         if not candidates:
             continue
-        words = QuestionWords(glossary.concepts(q.text), glossary.expand(q.text))
-        rows = features(candidates, texts, words)
-        similarity = sentence_similarity(pipeline.embedder, retrieval_vector(vector, q, pipeline.settings.query_adapter))
-        sims = similarity([texts[c.reading][slice(*c.sentence)] for c in candidates])
+        rows = features(candidates, texts, question_words(q, glossary))
+        sims = None
+        if q.latin:  # the rerank by e5 similarity is for English questions (about 25 ms a sentence)
+            similarity = sentence_similarity(pipeline.embedder, retrieval_vector(vector, q, pipeline.settings.query_adapter))
+            sims = similarity([texts[c.reading][slice(*c.sentence)] for c in candidates])
         right = []
         for c in candidates:
             doc = read[c.reading].passage.doc_id
@@ -117,8 +118,8 @@ def collect(pipeline, reader, questions: list[dict], log=print) -> list[dict]:
             right.append(doc == item["doc_id"] and (item["answer"] in sentence or lo <= item["start"] < hi))
         bests = [i for i, c in enumerate(candidates) if c.holds_best] or list(range(len(candidates)))
         baseline = max(bests, key=lambda i: A.rank_score(candidates[i].span_score, candidates[i].rank, candidates[i].name_missing))
-        out.append({"id": item["id"], "doc_id": item["doc_id"], "rows": rows, "similarity": sims, "right": right,
-                    "baseline": baseline})
+        out.append({"id": item["id"], "doc_id": item["doc_id"], "rows": rows, "right": right, "baseline": baseline}
+                   | ({"similarity": sims} if sims is not None else {}))
         if n % 100 == 0:
             log(f"{n}/{len(questions)} questions read in {time.perf_counter() - started:.0f} s")
     return out
@@ -199,7 +200,8 @@ def cross_validated(items: list[dict], folds: int = 5, **kw) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.selector_train", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
+    ap.add_argument("--out", type=Path, default=None, help=f"default {WEIGHTS.name}, or {WEIGHTS_CHINESE.name} with --chinese")
+    ap.add_argument("--chinese", action="store_true", help="the held-out paragraphs' own Chinese questions (no e5 rerank)")
     ap.add_argument("--hold-out", type=int, default=10, help="the paragraphs rag.reader.train --hold-out N left out")
     ap.add_argument("--reader", type=Path, default=None, help="the reader's weights (default: the shipped reader)")
     ap.add_argument("--limit", type=int, default=0, help="only this many questions (a smoke run)")
@@ -209,14 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from .reader.runtime import WEIGHTS as READER, Reader
 
-    documents, questions = held_out_set(args.hold_out)
+    args.out = args.out or (WEIGHTS_CHINESE if args.chinese else WEIGHTS)
+    if args.chinese:
+        args.top = 0
+    documents, questions = held_out_set(args.hold_out, chinese=args.chinese)
+    language = "Chinese" if args.chinese else "English"
     if args.limit:
         questions = random.Random(0).sample(questions, min(args.limit, len(questions)))
-    print(f"{len(documents)} held-out paragraphs, {len(questions)} English questions over them", flush=True)
+    print(f"{len(documents)} held-out paragraphs, {len(questions)} {language} questions over them", flush=True)
     pipeline = pipeline_over(documents, WORK / f"index-{args.hold_out}")
     reader_path = args.reader or READER
     digest = hashlib.sha256(Path(reader_path).read_bytes()).hexdigest()[:12]
-    cache = WORK / f"candidates-{digest}-{len(questions)}-sim-deep.json"
+    cache = WORK / f"candidates-{digest}-{len(questions)}-{'zh' if args.chinese else 'sim-deep'}.json"
     if cache.exists():
         items = json.loads(cache.read_text(encoding="utf-8"))
     else:
@@ -227,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = cross_validated(items, l2=args.l2, top=args.top)
     print(json.dumps(scores), flush=True)
     model = fit(items, l2=args.l2, top=args.top)
-    model.meta = {"trained_on": f"{len(items)} hand-written English questions over the {len(documents)} held-out training "
+    written = "CMRC 2018 train / DRCD test" if args.chinese else "hand-written English"
+    model.meta = {"trained_on": f"{len(items)} {written} questions over the {len(documents)} held-out training "
                                 f"paragraphs (1 in {args.hold_out})", "reader": Path(reader_path).name,
                   "reader_sha256": digest, "l2": args.l2, **scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
