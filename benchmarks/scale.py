@@ -360,7 +360,7 @@ def measure_keywords(n: int, material: Material, queries: int) -> dict:
     keywords.index(corpus, show_progress=False)
     build_s = time.perf_counter() - started
     index_bytes = sum(np.asarray(keywords.scores[key]).nbytes for key in ("data", "indices", "indptr"))
-    index = SimpleNamespace(keyword_vocab=keywords.vocab_dict, keywords=keywords)
+    index = SimpleNamespace(keyword_vocab=keywords.vocab_dict, keywords=keywords, vectors=None)  # bm25s in the folder, no store-side BM25
     query_tokens = material.query_tokens()[:queries]
     for q in query_tokens[:3]:
         keyword_search(index, q, 30)
