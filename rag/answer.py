@@ -267,19 +267,28 @@ def _sure(evidence: Evidence, limit: float) -> bool:
     return evidence.confidence >= limit and not evidence.name_missing and not evidence.count_missing
 
 
-def the_name(short: str, people: list[str]) -> str:
+def the_name(short: str, people: list[str], quote: str = "", question_normal: str = "") -> str:
     """A who question's short answer without the title before the name or what follows it (科技部党组书记、部长王志刚,
     王志刚同志, 段余应一行,… → the name); a span that is no such title-and-name (汤玛斯·霍尔兹, 高卢的Parisii部落)
-    stays as the reader read it."""
-    first = next((p for p in people if p in short), None)
-    if first is None:
+    stays as the reader read it. Of several names in the span, the one whose title in the quote shares most with the
+    question (哪位青海省副省长…？: 青海省副省长张黎, not 总工会主席马吉孝); the first on a tie."""
+    inside = [p for p in people if p in short]
+    if not inside:
         return short
+    if len(inside) > 1 and question_normal:
+        asked = _bigrams(question_normal)
+        inside.sort(key=lambda p: -len(_bigrams(spans.title_of(quote, p) or "") & asked))
+    first = inside[0]
     after = short[short.index(first) + len(first):][:1]
     if after in ("·", "・", "‧") or after.isascii() and after.isalpha():
         return short
     if spans.title_of(short, first) or short.startswith(first) and (not after or after in _AFTER_A_NAME):
         return first
     return short
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 _AFTER_A_NAME = set("同一,，、和及与等（(主出")
@@ -390,7 +399,8 @@ def short_answer(text: str, quote_start: int, quote_end: int, start: int, end: i
         end = date.end()
     short = text[start:end].strip()
     if kind == "person" and short:
-        short = the_name(short, people_in(text, quote_start, quote_end, start, end))
+        short = the_name(short, people_in(text, quote_start, quote_end, start, end), text[quote_start:quote_end],
+                         question_normal)
     if not short or len(short) > (LIST_MAX_SHARE if listed else SHORT_MAX_SHARE) * (quote_end - quote_start):
         return None
     return short

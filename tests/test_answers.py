@@ -343,6 +343,8 @@ SHORT_CASES = {  # (quote, the reader's span, kind, question): the short answer 
     "a who question gets the name, not what follows it": ("党史学习教育中央第25指导组组长段余应一行,中央和国家机关工委委员、基层组织建设指导部部长闪伟强莅临会议指导。",
                                                          "段余应一行,中央和国家机关工委委员、基层组织建设指导部部长闪伟强", "person",
                                                          "党史学习教育中央第25指导组组长是谁？", "段余应"),
+    "of several names, the one with the title asked about": ("青海省委常委、总工会主席马吉孝,青海省副省长张黎共同调研。", "青海省委常委、总工会主席马吉孝,青海省副省长张黎",
+                                                            "person", "哪位青海省副省长共同调研？", "张黎"),
     "a foreign name is not cut at its dot": ("这一名称由汤玛斯·霍尔兹于1994年正式建立。", "汤玛斯·霍尔兹", "person", "哪位生物学家建立了这一名称？",
                                            "汤玛斯·霍尔兹"),
     "a document number is quoted whole": ("重庆市科协党组文件\n渝科协党组发〔2022〕35号\n关于认真学习宣传贯彻党的二十大精神的实施意见", "35号", "docnum",
