@@ -167,21 +167,15 @@ def read_sentences(reader, index: Index, question: Question, hits: list[Hit], re
     return candidates, texts, offsets, read_hits
 
 
-def reading_depth(question: Question) -> dict:
-    """How far the selector's reading goes: an English question reads all READ_TOP passages (see ENOUGH); a Chinese one
-    reads on past the first READ_FIRST only when none of them is confidently an answer, as read_passages does."""
-    return {} if question.latin else {"enough": ENOUGH}
-
-
 def selected_readings(reader, index: Index, question: Question, hits: list[Hit], chooser,
                       most: int = SELECTED_MOST, similarity=None) -> list[Reading]:
     """read_passages for an English question with the answer selector: a Reading for each of the `most` sentences the
     selector scores best (its score is the selector's), best first. Several may come from one passage, so that a
     sentence the checks refuse (a who question's quote that names nobody) gives way to the passage's next one."""
-    candidates, texts, offsets, read = read_sentences(reader, index, question, hits, **reading_depth(question))
+    candidates, texts, offsets, read = read_sentences(reader, index, question, hits)
     if not candidates:
         return []
-    rows = features(candidates, texts, question_words(question, glossary_for(index) if question.latin else None))
+    rows = features(candidates, texts, question_words(question, glossary_for(index)))
     sentences = (lambda chosen: similarity([texts[candidates[i].reading][slice(*candidates[i].sentence)] for i in chosen])) \
         if similarity is not None else None
     readings = []

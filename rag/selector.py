@@ -26,7 +26,6 @@ from pathlib import Path
 from .text import normalize
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "answer_selector.json"
-WEIGHTS_CHINESE = Path(__file__).resolve().parents[1] / "runs" / "selector" / "answer_selector_zh.json"  # fitted, not shipped: docs/answer_selector.md
 FEATURES = ("span", "holds_best", "answerable", "rank", "concepts", "names", "passage_concepts", "short")
 RERANK_FEATURES = FEATURES + ("similarity",)
 SIMILARITY_SCALE = 10.0  # cosines of one question's sentences differ by hundredths: scaled, the fit's L2 lets them count
@@ -170,4 +169,3 @@ def question_words(question, glossary) -> QuestionWords:
     if question.latin:
         return QuestionWords(glossary.concepts(question.text), glossary.expand(question.text))
     return QuestionWords({w: (w,) for w in question.content if len(w) > 1}, list(question.names))
-
