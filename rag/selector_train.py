@@ -35,9 +35,10 @@ RERANK_TOP = 6  # candidates the rerank embeds: about 25 ms each on this machine
 WEIGHTS_CHINESE = WORK / "answer_selector_zh.json"  # --chinese: fitted, not shipped (docs/answer_selector.md)
 
 
-def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL, chinese: bool = False):
+def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL, chinese: bool = False, held: bool = True):
     """(Documents of the held-out paragraphs, their questions: {question, doc_id, answer, start, id}): the ones written in
-    English by hand, or (chinese) the data sets' own Chinese questions."""
+    English by hand, or (chinese) the data sets' own Chinese questions. held=False: every paragraph as a document, and
+    the Chinese questions of the paragraphs that are not held out (what the reader trained on)."""
     from .reader.codeswitch import written_english
     from .reader.train import held_out, paragraph_key
     from .schema import Document
@@ -47,17 +48,18 @@ def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL, chinese
     for name in TRAIN_FILES:
         for article in json.loads((data / name).read_text(encoding="utf-8"))["data"]:
             for p in article["paragraphs"]:
-                qas = [qa for qa in p.get("qas", []) if qa.get("answers") and held_out(qa["id"], every)]
-                if not qas:
+                qas = [qa for qa in p.get("qas", []) if qa.get("answers")]
+                if not qas or held and not held_out(qas[0]["id"], every):
                     continue
+                doc_id = paragraph_key(qas[0]["id"])
+                qas = [qa for qa in qas if held_out(qa["id"], every) == held]  # a paragraph's questions are held out together
                 raw = p["context"]
                 context = raw.strip()
                 shift = len(raw) - len(raw.lstrip())
-                doc_id = paragraph_key(qas[0]["id"])
                 documents.append(Document(doc_id, doc_id, article.get("title") or context[:20], None, None, None, context,
                                           ((0, len(context)),), (None,), ()))
                 for qa in qas:
-                    if not chinese and qa["id"] not in english:
+                    if not (chinese or not held) and qa["id"] not in english:
                         continue
                     answer = qa["answers"][0]
                     text, start = answer["text"].strip(), answer["answer_start"] - shift
@@ -65,7 +67,7 @@ def held_out_set(every: int, data: Path = DATA, natural: Path = NATURAL, chinese
                         found = context.find(text)
                         start = found
                     if text and start >= 0:
-                        questions.append({"id": qa["id"], "question": qa["question"] if chinese else english[qa["id"]], "doc_id": doc_id,
+                        questions.append({"id": qa["id"], "question": qa["question"] if chinese or not held else english[qa["id"]], "doc_id": doc_id,
                                           "answer": text, "start": start})
     return documents, questions
 
