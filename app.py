@@ -128,6 +128,7 @@ SCROLL_TO_CITATION = """
 """
 
 
+READER_LOADING = "正在加载答案模型，几秒后回答…… / Loading the answer model: the answer follows in a few seconds…"
 WAITING = "等待正在进行的索引完成（提问不受影响）/ Waiting for the indexing in progress (questions are still answered)"
 
 
@@ -153,13 +154,17 @@ def build_app(pipeline) -> gr.Blocks:
     def respond(message, history, turns, top_k, max_answers, show_scores):
         history, turns = list(history or []), list(turns or [])
         if not isinstance(message, str) or not message.strip():
-            return gr.update(), history, turns, gr.update()
+            yield gr.update(), history, turns, gr.update()
+            return
+        asked = {"role": "user", "content": render_question(message)}
+        if not pipeline.reader_ready():  # the first seconds after start: the question waits for the answer model, and says so
+            yield gr.update(), history + [asked, {"role": "assistant", "content": render_message(READER_LOADING)}], turns, gr.update()
         earlier = [Turn(t["question"], t["short"] or t["answer"], t["answer"], t["read_as"]) for t in turns]
         response = pipeline.ask(message, history=earlier, top_k=int(top_k), max_answers=int(max_answers))
         reply = render_reply(response, pipeline.index.store.documents, bool(show_scores))
-        history += [{"role": "user", "content": render_question(message)}, {"role": "assistant", "content": reply}]
+        history += [asked, {"role": "assistant", "content": reply}]
         turns.append(answer_record(response, pipeline.index.manifest.get("built_at")))
-        return "", history, turns, gr.update(value=write_markdown(turns), interactive=True)
+        yield "", history, turns, gr.update(value=write_markdown(turns), interactive=True)
 
     def write_markdown(turns) -> str:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -390,7 +395,6 @@ def main() -> None:
     except IndexProblem as problem:  # a Milvus server that cannot be reached, a folder that is not an index: one line
         print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
-    pipeline.wait_for_reader = False  # the first seconds' questions get the rule path's short answer, not a wait
     demo = build_app(pipeline)
     demo.queue(default_concurrency_limit=2).launch(
         **launch_options(),

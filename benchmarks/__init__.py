@@ -12,7 +12,9 @@ Modules, one job each:
   scale     FAISS exact / HNSW / IVF-PQ and bm25s keyword search at 10k, 100k and 1M passages
   gpu       sentence-transformers throughput on GPU against CPU, where a GPU is present
   report    results.md and results.json
-  calibrate the abstention rule's calibration (`python -m benchmarks.calibrate`)
+  reader_bench  the answer path: seeds, CMRC trial open and with the answers removed, the abstention curve, speed
+  english   English questions: retrieval and `ask` (`python -m benchmarks.english`)
+  conversation  follow-up questions in turns (`python -m benchmarks.conversation`)
   load      many users against the served app (`python -m benchmarks.load`)
   milvus    FAISS + bm25s against Milvus Lite side by side (`python -m benchmarks.milvus`)
 """

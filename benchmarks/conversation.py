@@ -19,7 +19,7 @@ from rag.evaluate import ask_in_turns, conversation_right
 from rag.spans import tagged_words
 
 from .machine import ROOT, log, machine_facts, percentiles, ratio
-from .reader_calibrate import set_pipeline
+from .corpora import set_pipeline
 from .report import replace_section
 
 CONVERSATIONS = ROOT / "tests" / "data" / "conversations.jsonl"

@@ -12,6 +12,7 @@ from .machine import ROOT
 SEEDS = ROOT / "seeds"
 SEED_QA = ROOT / "tests" / "data" / "seed_qa.jsonl"
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018_trial.json"
+WRONG_FACTS = {"seeds": ROOT / "tests" / "data" / "wrong_facts.jsonl", "cmrc": ROOT / "tests" / "data" / "wrong_facts_cmrc.jsonl"}
 CMRC_MISSING = f"the CMRC 2018 trial set is not at {CMRC} (../shared/data relative to the repository): its benchmarks are skipped"
 
 
@@ -61,3 +62,17 @@ def open_set_pipeline(eval_set: EvalSet, index_dir: Path, embedder):
     from rag.pipeline import Pipeline
 
     return Pipeline.open(eval_set.settings(index_dir), embedder, build="never")
+
+
+def set_pipeline(name: str):
+    """(The set, its pipeline over an index kept in benchmarks/.cache, built once; query vectors cached too)."""
+    from embeddings import load_embedder
+
+    from .cache import CACHE_DIR, CachingEmbedder
+
+    eval_set = load_set(name)
+    folder = CACHE_DIR / f"index-{name}"
+    embedder = CachingEmbedder(load_embedder("e5-small"))
+    if not (folder / "manifest.json").exists():
+        build_set_index(eval_set, folder, embedder)
+    return eval_set, open_set_pipeline(eval_set, folder, embedder)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
+
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from .cache import CACHE_DIR
 from .corpora import cmrc_available
 from .report import replace_section
 from .machine import ROOT, log, ratio
-from .reader_calibrate import set_pipeline
+from .corpora import set_pipeline
 
 EN_CMRC = ROOT / "tests" / "data" / "english_cmrc.jsonl"
 EN_SEEDS = ROOT / "tests" / "data" / "english_seeds.jsonl"
@@ -168,42 +168,29 @@ def retrieval_table(pipeline, questions: list[dict], latin: bool, breakdown: dic
 
 
 def why_abstained(pipeline, question: str) -> list[str]:
-    """The abstention rules that fired for a question the product did not answer (rag/rules.py's Evidence)."""
-    from rag import facts, rules
+    """Why the product did not answer a question: the reader's evidence (rag/answer.py) or the facts check."""
+    from rag import answer as A
+    from rag import facts
+    from rag.question import is_english_question
 
     q, vector, _ = query(pipeline, question)
     index = pipeline.index
     hits = pipeline._retrieve(index, vector, q, max(pipeline.settings.top_k, 8))
-    extra = unknown = None
-    if q.latin:
-        glossary = glossary_for(index)
-        extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
-    answers, e = rules.extract_answers(index, q.text, vector, hits, pipeline.settings.max_answers, typed=q.typed,
-                                       extra_tokens=extra, unknown_concepts=unknown or 0.0)
-    if answers:
-        kept, _ = facts.checked(answers, q.normal, q.tokens, index.store.documents)
-        return ["fact check (rag/facts.py)"] if not kept else ["answered here (reader path differs)"]
     if not hits:
         return ["no passage"]
-    numbers = f"known share {e.known_share:.2f}, coverage {e.coverage:.2f}, cosine {e.cosine:.3f}"
-    penalties = [(flag, name) for flag, name in (("span_missing", "no who/when/number span"), ("unit_missing", "no counted unit"),
-                                                 ("entity_missing", "a name the passage never mentions")) if getattr(e, flag)]
-    clean = replace(e, span_missing=False, unit_missing=False, entity_missing=False, unknown_concepts=0.0)
-    if e.latin and e.known_share < 0.3:
-        if e.latin_words < 4:
-            return ["too few English words", numbers]
-        if e.unknown_concepts > rules.UNKNOWN_CONCEPTS_ABOVE:
-            penalties.append(("unknown_concepts", f"English: unknown concepts > {rules.UNKNOWN_CONCEPTS_ABOVE}"))
-        base = f"English rule: best sentence cosine < {rules.LATIN_COSINE}"
-    else:  # an English question whose words (its glossary names, Latin words the corpus has) are ≥ 0.3 known
-        base = "Chinese rule on an English question: 0.8 coverage + 0.5 (cosine - 0.9) too low" if e.latin else "coverage/cosine rule"
-    if rules.confidence(clean) < rules.ABSTAIN_BELOW:
-        primary = base
-    else:  # the base rule passed: a penalty decided (the one whose removal alone answers, else all of them)
-        alone = [name for flag, name in penalties
-                 if rules.confidence(replace(e, **{flag: (0.0 if flag == "unknown_concepts" else False)})) >= rules.ABSTAIN_BELOW]
-        primary = " + ".join(alone or [name for _, name in penalties])
-    return [primary, numbers] + [f"also: {name}" for _, name in penalties if name not in primary]
+    unknown = glossary_for(index).unknown_share(q.text) if q.latin else 0.0
+    if unknown > A.UNKNOWN_CONCEPTS_ABOVE:
+        return [f"unknown concepts > {A.UNKNOWN_CONCEPTS_ABOVE}"]
+    if q.latin and not is_english_question(q.text):
+        return ["does not read as an English question"]
+    answers, e = A.extract_answers(pipeline.reader, index, q, hits, pipeline.settings.max_answers, unknown_concepts=unknown,
+                                   use_selector=pipeline.settings.answer_selector)
+    if answers:
+        kept, _ = facts.checked(answers, q.normal, q.tokens, index.store.documents, q.names)
+        return ["fact check (rag/facts.py)"] if not kept else ["answered here"]
+    reasons = [name for flag, name in ((e.name_missing, "a name the passage never mentions"),
+                                       (e.count_missing, "no number / no person in the span")) if flag]
+    return reasons or ["reader answerability under the threshold"]
 
 
 def ask_quality(pipeline, questions: list[dict]) -> dict:
@@ -312,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmrc_available():
         log("cmrc index")
         cmrc_set, cmrc = set_pipeline("cmrc")
-        out["settings"] = {k: getattr(cmrc.settings, k) for k in ("fusion", "dense_share", "candidates", "reader", "top_k")}
+        out["settings"] = {k: getattr(cmrc.settings, k) for k in ("fusion", "dense_share", "candidates", "top_k")}
         log(f"english cmrc retrieval ({len(en_cmrc)} q)")
         out["cmrc_en_breakdown"] = {}
         out["cmrc_en_retrieval"] = retrieval_table(cmrc, en_cmrc, latin=True, breakdown=out["cmrc_en_breakdown"])
@@ -382,8 +369,7 @@ def write_section(out: dict) -> None:
                   f"{a['abstained_with_gold_paragraph_first']} of them with the gold paragraph ranked first; R@1 of the passages `ask` "
                   f"returns (they open with the quoted one, rag/pipeline.py cited_first) **{a['passages_r1']:.3f}**; "
                   f"ask p50 {a['ask_p50_ms']} ms.",
-                  "The rule that decided each false abstention (rag/rules.py; the base rule when it fails even without "
-                  "penalties, else the penalty whose removal alone answers): " + "; ".join(f"{k} {v}" for k, v in a["abstention_rules"].items())
+                  "Why each false abstention abstained (the reader's evidence, rag/answer.py): " + "; ".join(f"{k} {v}" for k, v in a["abstention_rules"].items())
                   + ". Penalties present besides: " + ("; ".join(f"{k[6:]} {v}" for k, v in a["abstention_penalties_also_present"].items()) or "none") + ".", ""]
         zh = out["cmrc_zh_retrieval"]
         lines += [f"### CMRC trial, Chinese questions ({zh[0]['questions']})", "", *_table(zh), ""]

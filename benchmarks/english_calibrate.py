@@ -23,7 +23,7 @@ from rag.question import analyse
 from rag.reader.runtime import WEIGHTS, Reader
 
 from .machine import ROOT, log
-from .reader_calibrate import set_pipeline
+from .corpora import set_pipeline
 
 SETS = {"cmrc": [ROOT / "tests" / "data" / "english_cmrc.jsonl"],
         "seeds": [ROOT / "tests" / "data" / "english_seeds.jsonl", ROOT / "tests" / "data" / "seed_qa.jsonl"]}

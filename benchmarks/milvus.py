@@ -5,8 +5,8 @@ and build time, ask p50/p95 and memory at 100k recombined passages.
 
 Both stores are built from the same vectors (benchmarks/.cache: a cold cache embeds once, before either build is
 timed), so the build times compare what each store costs beyond embedding. Questions are answered by
-`Pipeline.ask` with `RAG_READER=off` (the rule path) so the store's share of the time is not hidden behind the
-reader's ≈ 200 ms; query vectors come from the cache as well, so add ≈ 20 ms of live query embedding to both.
+`Pipeline.ask` (the reader included, the same on both stores: compare the differences, not the totals); query vectors
+come from the cache, so add ≈ 20 ms of live query embedding to both.
 Milvus's own one-call fusion (`hybrid_search` with RRFRanker, k=60) is measured beside the product's fusion.
 `recombinedN` (`recombined100k`, `recombined10k`): N recombined passages (benchmarks.scale: a few real sentences
 of one real document, the passage vector the normalised mean of their cached e5 sentence vectors; nothing is
@@ -142,7 +142,7 @@ class _PatchedSet:
         self.name, self.questions, self.documents = eval_set.name, eval_set.questions, eval_set.documents
 
     def settings(self, index_dir: Path):
-        settings = replace(self._set.settings(index_dir), reader="off", store=self.store)
+        settings = replace(self._set.settings(index_dir), store=self.store)
         if self.store == "milvus":
             settings = replace(settings, milvus_uri=str(self.db), milvus_collection=self.collection)
         return settings
@@ -328,7 +328,7 @@ def ask_recombined(folder: Path, questions: list[str]) -> dict:
     overrides = {"store": store}
     if store == "milvus":
         overrides.update(milvus_uri=manifest["milvus"]["uri"], milvus_collection=manifest["milvus"]["alias"])
-    settings = replace(Settings.from_env(index_dir=folder, **overrides), reader="off")
+    settings = Settings.from_env(index_dir=folder, **overrides)
     embedder = CachingEmbedder(load_embedder("e5-small", threads=1))
     pipeline = Pipeline(settings, embedder)
     warm_queries(embedder, [{"question": q} for q in questions])  # query vectors from the cache, as in compare()
@@ -374,7 +374,7 @@ def write_section(result: dict) -> None:
              "; ".join(f"{date}, commit {commit} ({', '.join(n for n, r in sets.items() if (r['date'], r['commit']) == (date, commit))})"
                        for date, commit in runs)
              + ". " + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
-             + ". Both stores built from the same cached vectors; `ask` with `RAG_READER=off`, query vectors from the cache "
+             + ". Both stores built from the same cached vectors; `ask` with the reader, query vectors from the cache "
              "(add ≈ 20 ms of live query embedding to both); R@1 = the question's own paragraph first. 2 shared cores.", ""]
     labelled = [(n, r) for n, r in sets.items() if not RECOMBINED.match(n)]
     if labelled:

@@ -43,8 +43,9 @@ def answer_with(method: str, pipeline, baseline=None, answers: bool = True):
 
 def one_side_response(pipeline, question: str, side: str, answers: bool = True) -> Response:
     """Retrieve with one side only (dense or keywords), then answer with the product's answer step."""
-    from rag.rules import extract_answers
+    from rag.answer import extract_answers
     from rag.pipeline import clean_question
+    from rag.question import analyse
     from rag.retrieve import dense_search, keyword_search
     from rag.text import normalize, tokens
 
@@ -61,7 +62,8 @@ def one_side_response(pipeline, question: str, side: str, answers: bool = True) 
         for rank, (pid, score) in enumerate(zip(ranking.ids.tolist(), ranking.scores.tolist()), start=1)
         if pid in passages
     ]
-    found = extract_answers(index, text, vector, hits, settings.max_answers)[0] if answers and hits else []
+    found = extract_answers(pipeline.reader, index, analyse(text), hits, settings.max_answers)[0] \
+        if answers and hits and pipeline.reader is not None else []
     return Response(question, bool(found), found, hits[:SHOWN], (time.perf_counter() - started) * 1000)
 
 

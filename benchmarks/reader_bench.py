@@ -1,12 +1,13 @@
-"""The trained reader against the rule path, side by side in one run: `python -m benchmarks.reader_bench`.
+"""The answer path, measured in one run: `python -m benchmarks.reader_bench`.
 
-Three answer paths over the same retrieval: `short` (the default: the rule path quotes, the reader picks the
-short answer inside the quote and vetoes), `full` (the reader picks passage, quote and span) and `off` (the
-hand-set rules alone). Quality on the seed set and the CMRC 2018 trial set (open setting: retrieve from all 256 paragraphs,
-then answer), the reader given the gold paragraph, the wrong-fact questions, `ask` latency on the
-seeds as a ratio to the query embedding, `ask` cold over a 1,000-paragraph corpus (DRCD test, 300
-traditional questions, each asked once), and the start to the first answer. Writes
-benchmarks/reader.json and the section "Reader against the rule path" of benchmarks/results.md.
+One path answers every question: retrieval, the trained reader over the top passages, the quote around its span
+(rag/answer.py). Measured: quality on the seed set and on the CMRC 2018 trial set (open setting: retrieve from all
+256 paragraphs, then answer); CMRC trial questions whose answer the index no longer holds (every passage holding a
+gold answer taken out of what retrieval returns) and how many of those abstain; the abstention curve (threshold →
+answerable questions refused, answer-removed questions answered) and the threshold in use; the wrong-fact
+questions; the reader given the gold paragraph; `ask` latency on the seeds beside the query embedding; `ask` cold
+over a 1,000-paragraph corpus; the start to the first answer. Writes benchmarks/reader.json and the section
+"The answer path" of benchmarks/results.md.
 """
 from __future__ import annotations
 
@@ -15,19 +16,18 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from rag import answer as A
 from rag.evaluate import evaluate, load_qa
 from rag.pipeline import Pipeline
 
 from .cache import CACHE_DIR
-from .corpora import CMRC, cmrc_available
+from .corpora import CMRC, WRONG_FACTS, cmrc_available, set_pipeline
 from .report import replace_section
 from .machine import ROOT
-from .reader_calibrate import WRONG_FACTS, set_pipeline
 
 DRCD = ROOT.parent / "shared" / "data" / "DRCD_test.json"
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -35,14 +35,8 @@ OUT = ROOT / "benchmarks" / "reader.json"
 BEGIN, END = "<!-- reader-bench:begin -->", "<!-- reader-bench:end -->"
 KEYS = ("paragraph_r1", "sentence_hit1", "sentence_hit3", "short_f1", "short_em", "abstention_rate_answerable",
         "false_abstention", "abstained_unanswerable", "unanswerable", "latency_p50_ms", "latency_p95_ms")
-
-
-PATHS = ("short", "full", "off")
-
-
-def twins(pipeline: Pipeline) -> dict[str, Pipeline]:
-    """The same index and embedder, answering by each path."""
-    return {path: Pipeline(replace(pipeline.settings, reader=path), pipeline.embedder, pipeline.index) for path in PATHS}
+CURVE = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+REMOVED = 300  # CMRC trial questions asked with their answers' passages removed
 
 
 def quality(pipeline: Pipeline, questions: list[dict]) -> dict:
@@ -68,6 +62,62 @@ def latency(pipeline: Pipeline, questions: list[str], repeats: int = 3) -> dict:
     p50, p95, e50 = np.percentile(asks, 50), np.percentile(asks, 95), np.percentile(embeds, 50)
     return {"ask_p50_ms": round(float(p50), 1), "ask_p95_ms": round(float(p95), 1), "embed_p50_ms": round(float(e50), 1),
             "ask_over_embedding": round(float(p50 / e50), 2)}
+
+
+class _Confidences:
+    """The pipeline answering at threshold 0, each question's confidence kept (what the curve is drawn from)."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def __enter__(self):
+        self.saved = A.ABSTAIN_BELOW, A.extract_answers
+        original = A.extract_answers
+
+        def kept(*args, **kwargs):
+            answers, evidence = original(*args, **kwargs)
+            self.last = evidence.confidence if answers else None
+            return answers, evidence
+
+        A.ABSTAIN_BELOW, A.extract_answers = 0.0, kept
+        return self
+
+    def __exit__(self, *exc) -> None:
+        A.ABSTAIN_BELOW, A.extract_answers = self.saved
+
+
+def without_answers(pipeline: Pipeline, gold: dict) -> None:
+    """Retrieval that never returns a passage whose document holds one of gold["answers"] (the answer removed)."""
+    retrieve = pipeline._retrieve
+
+    def removed(index, vector, question, top_k):
+        hits = retrieve(index, vector, question, top_k + 10)
+        return [h for h in hits if not any(g in index.store.documents[h.passage.doc_id].text for g in gold["answers"])][:top_k]
+
+    pipeline._retrieve = removed
+
+
+def curve(pipeline: Pipeline, questions: list[dict], removed: int = REMOVED) -> dict:
+    """Threshold → share of answerable questions refused, share of answer-removed questions answered (both at once)."""
+    answerable, gone = [], []
+    with _Confidences() as seen:
+        for q in questions:
+            seen.last = None
+            r = pipeline.ask(q["question"])
+            answerable.append(seen.last if r.answered else None)
+        twin = Pipeline(pipeline.settings, pipeline.embedder, pipeline.index)
+        twin._reader, twin._reader_ready = pipeline.reader, pipeline._reader_ready
+        gold = {"answers": []}
+        without_answers(twin, gold)
+        for q in questions[:removed]:
+            gold["answers"] = q["answers"]
+            seen.last = None
+            r = twin.ask(q["question"])
+            gone.append(seen.last if r.answered else None)
+    rows = [{"threshold": t,
+             "false_abstention": round(sum(c is None or c < t for c in answerable) / len(answerable), 4),
+             "removed_answered": round(sum(c is not None and c >= t for c in gone) / len(gone), 4)} for t in CURVE]
+    return {"answerable": len(answerable), "removed": len(gone), "rows": rows, "chosen": A.ABSTAIN_BELOW}
 
 
 def cold(sample: int, corpus: str = "drcd") -> dict | None:
@@ -102,8 +152,8 @@ print(json.dumps(times))
 
 
 def start_to_first_answer() -> dict:
-    """A fresh process as the app starts one (built index, the reader loading in the background): seconds to the
-    first answer, and to the first answer whose short answer the reader gave."""
+    """A fresh process as the app starts one (built index; the reader loads in the background and the first question
+    waits for it): seconds from the interpreter's start to the first answer."""
     code = """
 import time
 started = time.perf_counter()
@@ -111,19 +161,17 @@ from rag.config import Settings
 from rag.pipeline import Pipeline
 from pathlib import Path
 p = Pipeline.open(Settings.from_env(env={}, index_dir=Path(%r)), build="never")
-p.wait_for_reader = False
-p.ask("宁夏科协党组扩大会议由谁主持？")
-first = time.perf_counter() - started
-p.reader
-p.ask("宁夏科协党组扩大会议由谁主持？")
-print(first, time.perf_counter() - started)
+opened = time.perf_counter() - started
+r = p.ask("宁夏科协党组扩大会议由谁主持？")
+print(opened, time.perf_counter() - started, r.answers[0].short if r.answers else None)
 """ % str(CACHE_DIR / "index-seeds")
     runs = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=300, text=True)
-        runs.append([float(x) for x in out.stdout.strip().splitlines()[-1].split()])
-    first, read = np.median(np.array(runs), axis=0)
-    return {"first_answer_s": round(float(first), 2), "first_reader_answer_s": round(float(read), 2)}
+        opened, first, short = out.stdout.strip().splitlines()[-1].split()
+        runs.append((float(opened), float(first)))
+    opened, first = np.median(np.array(runs), axis=0)
+    return {"open_s": round(float(opened), 2), "first_answer_s": round(float(first), 2), "first_short": short}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-drcd", action="store_true", help="build the 1,000-paragraph DRCD index the cold run uses (~15 min)")
     ap.add_argument("--timings-only", action="store_true",
                     help="measure latency, cold and start again into the last benchmarks/reader.json (a quiet machine)")
+    ap.add_argument("--limit", type=int, default=0, help="CMRC trial questions asked (0: all 1,002)")
     args = ap.parse_args(argv)
     if args.build_drcd:
         build_drcd_index()
@@ -140,22 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         return timings_again(args)
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     seeds_set, seeds = set_pipeline("seeds")
-    paths = twins(seeds)
-    for p in paths.values():
-        p.reader  # noqa: B018 - wait for the reader before timing
-    out["seeds"] = {name: quality(p, seeds_set.questions) for name, p in paths.items()}
-    out["wrong_facts_seeds"] = {name: abstained(p, WRONG_FACTS["seeds"]) for name, p in paths.items()}
-    asked = [q["question"] for q in seeds_set.questions]
-    out["latency_seeds"] = {name: latency(p, asked) for name, p in paths.items()}
+    seeds.reader  # noqa: B018 - wait for the reader before timing
+    out["seeds"] = quality(seeds, seeds_set.questions)
+    out["wrong_facts_seeds"] = abstained(seeds, WRONG_FACTS["seeds"])
+    out["latency_seeds"] = latency(seeds, [q["question"] for q in seeds_set.questions])
     if cmrc_available():
         from rag.reader.evaluate import evaluate_gold
 
         cmrc_set, cmrc = set_pipeline("cmrc")
-        paths = twins(cmrc)
-        out["cmrc"] = {name: quality(p, cmrc_set.questions) for name, p in paths.items()}
-        out["wrong_facts_cmrc"] = {name: abstained(p, WRONG_FACTS["cmrc"]) for name, p in paths.items()}
-        reader = paths["short"].reader
-        out["cmrc_gold_paragraph"] = evaluate_gold(reader.model, reader.tokenizer, CMRC)
+        questions = cmrc_set.questions[: args.limit or None]
+        out["cmrc"] = quality(cmrc, questions)
+        out["wrong_facts_cmrc"] = abstained(cmrc, WRONG_FACTS["cmrc"])
+        out["abstention"] = curve(cmrc, questions)
+        reader = cmrc.reader
+        out["cmrc_gold_paragraph"] = evaluate_gold(reader.model, reader.tokenizer, CMRC, limit=args.limit)
     if not args.skip_cold:
         out["cold_drcd"] = cold(args.cold_sample) or cold(args.cold_sample, "cmrc")
     out["start_to_first_answer_s"] = start_to_first_answer()
@@ -185,11 +232,8 @@ def timings_again(args) -> int:
     """Latency, cold and start-to-first-answer measured again into the last run's results."""
     out = json.loads(OUT.read_text(encoding="utf-8"))
     seeds_set, seeds = set_pipeline("seeds")
-    paths = twins(seeds)
-    for p in paths.values():
-        p.reader  # noqa: B018
-    asked = [q["question"] for q in seeds_set.questions]
-    out["latency_seeds"] = {name: latency(p, asked) for name, p in paths.items()}
+    seeds.reader  # noqa: B018
+    out["latency_seeds"] = latency(seeds, [q["question"] for q in seeds_set.questions])
     if not args.skip_cold:
         out["cold_drcd"] = cold(args.cold_sample) or cold(args.cold_sample, "cmrc")
     out["start_to_first_answer_s"] = start_to_first_answer()
@@ -201,49 +245,55 @@ def timings_again(args) -> int:
 
 
 def write_section(out: dict) -> None:
-    """Replace the reader section of results.md with this run's tables."""
+    """Replace the answer path's section of results.md with this run's tables."""
     rows = []
     for name in ("seeds", "cmrc"):
-        if name not in out:
-            continue
-        for path in PATHS:
-            m = out[name][path]
-            rows.append(f"| {name} | {path} | {m['paragraph_r1']} | {m['sentence_hit1']} | {m['sentence_hit3']} | {m['short_f1']} | "
+        if name in out:
+            m = out[name]
+            rows.append(f"| {name} | {m['paragraph_r1']} | {m['sentence_hit1']} | {m['sentence_hit3']} | {m['short_f1']} | "
                         f"{m['short_em']} | {m['false_abstention']} ({m['abstention_rate_answerable']:.1%}) | "
                         f"{m['abstained_unanswerable']}/{m['unanswerable']} | {m['latency_p50_ms']} / {m['latency_p95_ms']} |")
-    lat = out["latency_seeds"]
-    text = "\n".join([
+    lat, start = out["latency_seeds"], out.get("start_to_first_answer_s")
+    lines = [
         BEGIN,
-        "## Reader against the rule path",
+        "## The answer path",
         "",
-        f"`python -m benchmarks.reader_bench`, {out['date']}. One run, one index per set, the same retrieval. `short` (the default) is",
-        "the rule path's quote with the trained reader's span inside it as the short answer (and rag/facts.py's check); `full`",
-        "is the reader alone choosing passage, quote and span (rag/answer.py); `off` the hand-set rules alone (rag/rules.py).",
-        "CMRC is the open setting: every question is asked against all 256 trial paragraphs.",
+        f"`python -m benchmarks.reader_bench`, {out['date']}. The reader (models/reader.safetensors) reads the top passages of",
+        "each question and the quote is the sentence around its best span (rag/answer.py). CMRC is the open setting: every",
+        "question is asked against all 256 trial paragraphs.",
         "",
-        "| set | path | paragraph R@1 | sentence hit@1 | hit@3 | short F1 | short EM | false abstentions | unanswerable abstained | ask p50 / p95 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| set | paragraph R@1 | sentence hit@1 | hit@3 | short F1 | short EM | false abstentions | unanswerable abstained | ask p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
+    ]
+    if "abstention" in out:
+        c = out["abstention"]
+        chosen = next((r for r in c["rows"] if abs(r["threshold"] - c["chosen"]) < 1e-9), None)
+        lines += [f"Abstention: {c['answerable']} answerable CMRC trial questions, and the first {c['removed']} asked again with every "
+                  "passage holding their answer removed from what retrieval returns (the documents no longer say). "
+                  f"Threshold in use: {c['chosen']}"
+                  + (f" ({chosen['false_abstention']:.1%} of answerable refused, {1 - chosen['removed_answered']:.1%} of answer-removed "
+                     "abstain)." if chosen else "."), "",
+                  "| threshold | answerable refused | answer-removed answered |", "|---|---|---|",
+                  *[f"| {r['threshold']} | {r['false_abstention']:.1%} | {r['removed_answered']:.1%} |" for r in c["rows"]], ""]
+    lines += [
         "- Wrong-fact questions (year, ordinal, place, organisation, person changed) that abstain: seeds "
-        + ", ".join(f"{p} {out['wrong_facts_seeds'][p]}" for p in PATHS)
-        + ("; CMRC paragraphs " + ", ".join(f"{p} {out['wrong_facts_cmrc'][p]}" for p in PATHS) if "wrong_facts_cmrc" in out else "") + ".",
+        f"{out['wrong_facts_seeds']}" + (f"; CMRC paragraphs {out['wrong_facts_cmrc']}" if "wrong_facts_cmrc" in out else "") + ".",
         (f"- The reader given the gold paragraph (CMRC trial, {out['cmrc_gold_paragraph']['n']} q): F1 {out['cmrc_gold_paragraph']['f1']}, "
          f"EM {out['cmrc_gold_paragraph']['em']} (published BERT-base on CMRC dev: F1 84)." if "cmrc_gold_paragraph" in out else ""),
-        "- `ask` on the seeds, 3 passes, without the query embedding (the benchmark caches query vectors; add it for a first "
-        "question), p50 (p95) and the ratio to the query embedding ("
-        f"{lat['short']['embed_p50_ms']} ms): " + "; ".join(f"{p} {lat[p]['ask_p50_ms']} ms ({lat[p]['ask_p95_ms']}), "
-                                                           f"{lat[p]['ask_over_embedding']}×" for p in PATHS) + ".",
+        "- `ask` on the seeds, 3 passes, one thread, without the query embedding (the benchmark caches query vectors; add it "
+        f"for a new question): p50 {lat['ask_p50_ms']} ms, p95 {lat['ask_p95_ms']} ms; the query embedding alone "
+        f"{lat['embed_p50_ms']} ms ({lat['ask_over_embedding']}× it).",
         (f"- `ask` cold over the {out['cold_drcd']['corpus']} index, {out['cold_drcd']['questions']} questions each asked once in a fresh "
          f"process: p50 {out['cold_drcd']['p50_ms']} ms, p95 {out['cold_drcd']['p95_ms']} ms, max {out['cold_drcd']['max_ms']} ms."
          if out.get("cold_drcd") else "- `ask` cold over DRCD: not run."),
-        (f"- Start to first answer (a fresh process as the app starts, built index): {out['start_to_first_answer_s']['first_answer_s']} s; "
-         f"the reader loads in the background meanwhile (the first seconds' short answers come from the rule path), and the "
-         f"first answer with the reader's short answer comes at {out['start_to_first_answer_s']['first_reader_answer_s']} s."
-         if isinstance(out.get("start_to_first_answer_s"), dict) else ""),
+        (f"- Start to first answer (a fresh process as the app starts, built index; the first question waits for the reader): "
+         f"{start['first_answer_s']} s ({start['open_s']} s to open the index, the reader loading in the background)."
+         if isinstance(start, dict) and "open_s" in start else ""),
         END,
-    ])
-    replace_section(RESULTS, BEGIN, END, text)
+    ]
+    replace_section(RESULTS, BEGIN, END, "\n".join(line for line in lines))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Extractive answers from the trained reader: its span is the short answer, the sentence around it the quote.
+"""The product's one answer path: the trained reader's span is the short answer, the sentence around it the quote.
 
 The reader (rag/reader) reads the question against each of the top passages and gives the best span
 of each, a span score (start + end logit over the "not here" logit) and an answerability probability.
 Passages are ranked by the span score plus a share of the retrieval rank; the documents are taken to
-answer when the calibrated confidence of the best reading clears ABSTAIN_BELOW. Every constant here was
-chosen on the CMRC 2018 trial set and the seed questions (`python -m benchmarks.reader_calibrate`).
+answer when the calibrated confidence of the best reading clears ABSTAIN_BELOW. Every span goes through one
+post-processing (short_answer); the quote is the sentence that holds it (quote_bounds). The constants were chosen on
+the CMRC 2018 trial set and the seed questions; `python -m benchmarks.reader_bench` measures the path and its
+abstention curve.
 """
 from __future__ import annotations
 
@@ -15,9 +17,8 @@ from dataclasses import dataclass, replace
 from . import spans
 from .crosslingual import glossary_for
 from .index import Index
-from .question import Question, misses_a_name
+from .question import Question, is_english_question, misses_a_name
 from .reader.features import without_glued
-from .rules import document_number_hits
 from .schema import Answer, Citation, Hit
 from .selector import Candidate, features, question_words, selector
 from .text import in_script_of, normalize, sentence_spans
@@ -25,17 +26,6 @@ from .text import in_script_of, normalize, sentence_spans
 READ_FIRST = 2  # passages the reader reads first
 READ_TOP = 4  # … and how deep it reads on when none of the first is confidently an answer
 READ_CHARS = 320  # the document text read around a passage (the reader's 192-token training windows hold about as much)
-# … around a quote whose short answer the reader picks. Read time grows with it (~0.8 ms a token on one thread).
-# With the run-2 reader, 200 characters instead of 320 cost the seeds (short EM 76.8 → 68.1). The shipped run-3
-# reader (trained on short windows too) reads less as well (same quotes; short F1 / EM; conversations right of 51):
-#   chars   CMRC trial 300 q   seeds 69 q    conversations
-#   320     52.2 / 23.3        87.5 / 73.9   46
-#   260     51.7 / 23.0        87.2 / 78.3   45
-#   240     51.9 / 23.7        87.8 / 76.8   47
-#   200     53.3 / 26.3        86.6 / 75.4   43
-#   160     52.8 / 26.7        83.0 / 71.0   —
-# 240 keeps CMRC and gains on the seeds and in conversations, with a quarter fewer tokens to read than 320.
-QUOTE_READ_CHARS = 240
 READ_CONTEXT = True  # the passage's title / heading is read before it (never quoted)
 ENOUGH = 0.9  # answerability at which the first passages' answer is taken without reading further
 # The answer selector reads on to READ_TOP passages whatever the first say (read_sentences): a confident wrong passage
@@ -67,10 +57,6 @@ COUNT_MISSING_PENALTY = 0.5  # a how-many question whose span holds no number
 UNKNOWN_CONCEPTS_ABOVE = 0.6  # English questions: answerable seed ones reach 0.55 (literacy, citizens…), mayor/GDP/FIFA ones 1.0
 SHORT_MAX_SHARE = 0.8  # a span covering more of its quote than this is the quote itself: no separate short answer
 LIST_MAX_SHARE = 0.95  # … for the whole list a list question asks for
-# kinds whose rule short is kept inside the reader's span; elsewhere the reader's span measured better (CMRC trial
-# 300 q: date F1 75.9 against 65.4, place 65.7 against 48.0, number 61.8 against 50.8; the seeds' dates tie)
-RULE_SHORT_KINDS = ("person", "list", "quote")
-_ENUMERATION = re.compile(r"[、，,及和与]|》《|”“")
 MIN_STANDALONE = 12  # a quoted sentence shorter than this is widened by its predecessor
 _OPENS_DEPENDENT = re.compile(r"^(他|她|它|这|该|其|此|上述|以上|对此)")
 _ASKS_SEVERAL = re.compile(r"哪些|哪几|都有|有哪")
@@ -110,7 +96,7 @@ def read_passages(reader, index: Index, question: Question, hits: list[Hit], rea
     Each passage is read with the document's text around it (see surroundings); a span found beside the
     passage is cited in the passage that holds it."""
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:
-        return [(span, None) for span in reader.read(in_script_of(question.text, texts[0]), texts, contexts=contexts)]
+        return [(span, None) for span in reader.read(in_script_of(asked_of(question), texts[0]), texts, contexts=contexts)]
 
     readings = [Reading(rank, hit, lo + span.start, lo + span.end, span.score, span.answerable, missing,
                         rank_score(span.score, rank, missing))
@@ -150,7 +136,7 @@ def read_sentences(reader, index: Index, question: Question, hits: list[Hit], re
     selector (rag/selector.py) chooses from."""
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:
         ranges = [sentence_spans(text) for text in texts]
-        results = reader.read_sentences(in_script_of(question.text, texts[0]), texts, ranges, contexts=contexts)
+        results = reader.read_sentences(in_script_of(asked_of(question), texts[0]), texts, ranges, contexts=contexts)
         return [(best, (sentences, inside)) for sentences, (best, inside) in zip(ranges, results)]
 
     candidates, texts, offsets, read_hits = [], [], [], []
@@ -185,6 +171,39 @@ def selected_readings(reader, index: Index, question: Question, hits: list[Hit],
         hit = holding(index, read[c.reading], lo + c.span[0])
         readings.append(Reading(c.rank, hit, lo + c.span[0], lo + c.span[1], c.span_score, c.answerable, c.name_missing, score))
     return readings
+
+
+def document_number_hits(index: Index, hits: list[Hit]) -> list[Hit]:
+    """For a 文号 question: the passage stating the document number of each retrieved document, when not retrieved itself.
+
+    The number is a document's metadata, printed once at its head, and shares no words with the question.
+    """
+    have = {h.passage.id for h in hits}
+    added: list[Hit] = []
+    for doc_id in dict.fromkeys(h.passage.doc_id for h in hits):
+        document = index.store.documents[doc_id]
+        at = document.text.find(document.doc_number) if document.doc_number else -1
+        if at < 0:
+            continue
+        passage = next((p for p in index.store.passages_of(doc_id) if p.start <= at < p.end), None)
+        if passage is not None and passage.id not in have:
+            have.add(passage.id)
+            added.append(Hit(passage, 0.0))
+    return added
+
+
+_QUESTION_WORD = re.compile(r"谁|哪|什么|几|多少|何时|怎么|为什么|\b(?:who|when|where|what|which|how)\b", re.I)
+
+
+def asked_of(question: Question) -> str:
+    """What the reader reads: the question as the conversation completed it, unless completing it brought in the
+    previous question's own question word (那次调研哪位副省长…？ after 怀进鹏是哪天去西宁调研的？ reads 怀进鹏是哪天去西宁调研哪位…):
+    the reader would answer both at once, so it reads the question as typed; retrieval reads the completed one."""
+    typed = normalize(question.typed)
+    if question.text != question.typed and typed[-6:] in question.normal and \
+            len(_QUESTION_WORD.findall(question.normal)) > len(_QUESTION_WORD.findall(typed)):
+        return question.typed  # (还有谁？ is read as the question it follows: its words are not in it)
+    return question.text
 
 
 def _one_a_passage(readings: list[Reading]) -> list[Reading]:
@@ -251,7 +270,7 @@ def evidence_of(question: Question, best: Reading | None, index: Index) -> Evide
         # "Who chaired the Ningxia meeting?" read 科协社会组织党委 in another notice once the query adapter moved
         # further (alpha 0.5); the span test costs the English dev set one more abstention (18 of 214), no hit.
         # Chinese who questions go without it: it refused right answers that are no person's name (谁捐献土地 → 泰国国家
-        # 铁路局, 主要授粉者是谁 → 狐蝠科). RAG_READER=full on CMRC trial: hit@1 0.826 → 0.848, false abstentions 56 → 32,
+        # 铁路局, 主要授粉者是谁 → 狐蝠科). On CMRC trial (open): hit@1 0.826 → 0.848, false abstentions 56 → 32,
         # answer-removed questions abstaining 84.0 → 83.7 %; the seeds unchanged
         count_missing = not people_in(text, start, end, start, end) or not people_in(text, start, end, best.start, best.end)
     value = confidence(best.answerable, best.name_missing, count_missing)
@@ -316,7 +335,8 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
     use_selector: an English question's quote is chosen by the answer selector (RAG_ANSWER_SELECTOR, rag/selector.py);
     similarity(texts): the e5 similarity of sentences to the question, for the selector's rerank (sentence_similarity).
     """
-    if unknown_concepts > UNKNOWN_CONCEPTS_ABOVE or not any(ch.isalnum() for word in question.content for ch in word):
+    if unknown_concepts > UNKNOWN_CONCEPTS_ABOVE or not any(ch.isalnum() for word in question.content for ch in word) \
+            or question.latin and not is_english_question(question.text):  # the reader answers whatever it is given: abc, <b>
         return [], Evidence(0.0, 0.0, 0.0, False, False)  # … or it has no word to ask about (😀🎉🔥👍)
     if question.kind == "docnum":  # the number is printed once at a notice's head and shares no word with the question
         hits = document_number_hits(index, hits) + hits
@@ -385,6 +405,7 @@ def short_answer(text: str, quote_start: int, quote_end: int, start: int, end: i
     listed = kind == "list" or bool(_ASKS_SEVERAL.search(question_normal))  # 有哪些单位…？ is an org question that wants them all
     if listed:
         start, end = whole_list(text, quote_start, quote_end, start, end)
+    start, end = the_named_item(text, start, end, kind, question_normal)
     if kind == "number":
         one = _ONE_QUANTITY.search(text, start, end)  # 15%、2027年高于…: a how-many answer is one quantity
         end = with_counted_noun(text, one.start() if one else end, question_normal)
@@ -398,9 +419,31 @@ def short_answer(text: str, quote_start: int, quote_end: int, start: int, end: i
     if kind == "person" and short:
         short = the_name(short, people_in(text, quote_start, quote_end, start, end), text[quote_start:quote_end],
                          question_normal)
-    if not short or len(short) > (LIST_MAX_SHARE if listed else SHORT_MAX_SHARE) * (quote_end - quote_start):
+    if not short or len(short) > (LIST_MAX_SHARE if listed else SHORT_MAX_SHARE) * (quote_end - quote_start) \
+            and not spans.DOCUMENT_NUMBER.fullmatch(short):  # a notice's number line is its own quote and its answer
         return None
     return short
+
+
+_ASKED_NOUN = re.compile(r"(?:什么|哪些|哪几[个项类种]?|哪[个项类种])(?:样的)?([\u4e00-\u9fff]{1,2})")
+_NAMED_KINDS = ("quote", "list", "what", "which")
+NAMED_ITEM_SLACK = 4  # characters a span may hold beside the item and its noun before it is cut to the item
+
+
+def the_named_item(text: str, start: int, end: int, kind: str | None, question_normal: str) -> tuple[int, int]:
+    """A span that runs on past what the question asks for, cut to the quotation or list it holds when the text writes
+    the asked noun right after that (…的什么要求？ over 部系统党员干部要按照习近平总书记“五个牢牢把握”要求 → “五个牢牢把握”;
+    哪些产业…？ over 西宁市新能源、新材料、生物制药、高原转化医学产业发展情况,以及… → the four industries)."""
+    asked = _ASKED_NOUN.search(question_normal) if kind in _NAMED_KINDS else None
+    if asked is None:
+        return start, end
+    noun = asked.group(1)
+    for item in spans.candidate_spans(text[start:end], "list" if kind == "list" else "quote"):
+        after = text[start + item.end : start + item.end + 3].lstrip("的")
+        # 「一领具足」制度 (…什么制度？) stays: only a span with more than the item and its noun is cut
+        if after.startswith(noun) and end - start - (item.end - item.start) - len(noun) > NAMED_ITEM_SLACK:
+            return start + item.start, start + item.end
+    return start, end
 
 
 def whole_list(text: str, quote_start: int, quote_end: int, start: int, end: int) -> tuple[int, int]:
@@ -510,45 +553,6 @@ def quote_bounds(text: str, passage, start: int, end: int) -> tuple[int, int]:
 
 
 
-@dataclass(frozen=True)
-class Shortened:
-    """The reader's span inside one quote the rule path chose (document offsets)."""
-
-    start: int
-    end: int
-    span_score: float
-    answerable: float
-
-
-def asked_of(question: Question) -> str:
-    """What the reader reads as the question: a follow-up completed by putting the previous question before
-    it (谁主持的？ after 党组会议是哪天召开的？) is read as typed, else the reader answers both questions at once."""
-    if question.text != question.typed and question.text.endswith(f" {question.typed}"):
-        return question.typed
-    return question.text
-
-
-def spans_in_quotes(reader, index: Index, question: Question, answers: list[Answer], hits: list[Hit],
-                    asked: str | None = None) -> list[Shortened | None]:
-    """For each quote, the reader's best span inside it: the text around the quote is read (the title of
-    its passage as context) and the span is kept to the quote's characters."""
-    texts, contexts, within, origin = [], [], [], []
-    for answer in answers:
-        c = answer.citation
-        passage = next((h.passage for h in hits if h.passage.doc_id == c.doc_id and h.passage.start <= c.start < h.passage.end), None)
-        text = index.store.documents[c.doc_id].text
-        lo, hi = widened(text, c.start, c.end, QUOTE_READ_CHARS)
-        texts.append(text[lo:hi])
-        contexts.append(passage.context if passage is not None else c.title or "")
-        within.append((c.start - lo, c.end - lo))
-        origin.append(lo)
-    if not texts:
-        return []
-    spans = reader.read(in_script_of(asked or question.text, texts[0]), texts, contexts=contexts if READ_CONTEXT else None, within=within)
-    return [None if s is None else Shortened(o + s.start, o + s.end, s.score, s.answerable)
-            for s, o in zip(spans, origin)]
-
-
 _ONE_QUANTITY = re.compile(r"(?<=[0-9０-９%％万亿千百十个名人元])(?:[、；;，]|,(?![0-9]))")
 _ASKS_COUNT = {"几", "多少", "几个", "多少个"}
 _MEASURES = set("个名位家项条所种篇场次届批人元岁倍天年")
@@ -570,46 +574,19 @@ def with_counted_noun(text: str, end: int, question_normal: str) -> int:
     return end + len(noun) if text.startswith(noun, end) else end
 
 
-def short_of(index: Index, answer: Answer, span: Shortened, kind: str | None, question_normal: str = "") -> str | None:
-    """The reader's span inside a quote the rule path chose, as its short answer (short_answer)."""
-    c = answer.citation
-    return short_answer(index.store.documents[c.doc_id].text, c.start, c.end, span.start, span.end, kind, question_normal)
-
-
-def read_quotes(reader, index: Index, question: Question, answers: list[Answer], hits: list[Hit]) -> list[Answer]:
-    """The rule path's answers, the first with the reader's span inside its quote as its short answer (the one
-    the chat shows in bold; the other quotes keep the rule's short answer).
-
-    The reader's answerability is not used as a veto here: measured on the seeds and 300 CMRC trial questions
-    (`python -m benchmarks.reader_shorts`), a veto at 0.05 cost two seed answers (false abstentions 1 → 3) to refuse
-    4 of the 29 answered questions whose paragraph was taken out and 7 of 24 with a changed number; rag/facts.py
-    refuses such changed facts without refusing any answerable question."""
-    spans = spans_in_quotes(reader, index, question, answers[:1], hits, asked=asked_of(question))
-    kept = list(answers[1:])
-    for answer, span in zip(answers[:1], spans):
-        if span is None:
-            kept.insert(0, answer)
-            continue
-        read = short_of(index, answer, span, question.kind, question.normal)
-        # the reader trained on Chinese questions only: for an English one the rule's short stays first
-        short = (answer.short or read) if question.latin else merged_short(answer.short, read, question.kind)
-        kept.insert(0, replace(answer, short=short))
-    return kept
-
-
 def with_titles(index: Index, answers: list[Answer], question: Question, hits: list[Hit]) -> list[Answer]:
     """For 陈红缨是什么职务？: the short answer is the whole title an official sentence writes before the name the
-    question asks about (自治区科协党组书记、主席), not the one part of it the reader picked (党组书记), and a sentence
-    of the top passages that writes such a title answers even where the rule path abstained (怀进鹏的职务是什么？).
-    A rule kept because the reader measurably loses here: on the seed questions that ask a position it gave a part
-    of the title, and the rule path's sentence score found no sentence for 怀进鹏 or 王志刚."""
+    question asks about (自治区科协党组书记、主席), not the one part of it the reader picked (党组书记); when the quote
+    writes no title before the name, the sentence of the top documents that does (an official text writes the whole
+    title at a name's first mention) is quoted instead, also where the reader abstained. A rule kept because the reader
+    measurably loses here: on the seed questions that ask a position it gives a part of the title, or doubts the
+    sentence (陈红缨是什么职务？: answerability 0.35 on the sentence that writes 自治区科协党组书记、主席陈红缨)."""
     if not spans.asks_title(question.normal) or not question.names:
         return answers
-    if answers:
-        for name in question.names:
-            title = spans.title_of(answers[0].text, name)
-            if title:
-                return [replace(answers[0], short=title), *answers[1:]]
+    for name in question.names if answers else ():
+        title = spans.title_of(answers[0].text, name)
+        if title:
+            return [replace(answers[0], short=title), *answers[1:]]
     documents = list(dict.fromkeys(h.passage.doc_id for h in hits[:TITLE_DOCUMENTS]))
     for rank, doc_id in enumerate(documents):  # an official text writes the whole title at a name's first mention
         document = index.store.documents[doc_id]
@@ -630,8 +607,8 @@ def with_subject(index: Index, answers: list[Answer], question: Question) -> lis
     text prints it) and the subject the title names (关于认真学习宣传贯彻党的二十大精神的实施意见 → 认真学习…精神).
     The number line shares no word with such a question's answer, so neither the reader nor the sentence score
     finds the title; this rule does, and only for a question that states a document number."""
-    if not _ASKS_SUBJECT.search(question.normal):
-        return answers
+    if not answers or not _ASKS_SUBJECT.search(question.normal):
+        return answers  # nothing after abstention makes an answer
     asked = {normalize(m.group(0)) for m in spans.DOCUMENT_NUMBER.finditer(question.normal)}
     for document in index.store.documents.values():
         if not document.doc_number or normalize(document.doc_number) not in asked:
@@ -651,16 +628,3 @@ _SUBJECT = re.compile(r"关于(.+)的(?:实施意见|意见|通知|决定|办法
 
 
 TITLE_DOCUMENTS = 3  # passages whose documents are searched for a title written before the asked name
-
-
-def merged_short(rule_short: str | None, reader_short: str | None, kind: str | None = None) -> str | None:
-    """The short answer when the rule path quotes and the reader reads: the reader's span (the rule's when the
-    reader has none), except for the kinds in RULE_SHORT_KINDS, where the rule's short is kept when it lies
-    inside the reader's span (the two agree on the place; the rule trims a title off a name, keeps a whole list).
-    Measured by kind on CMRC trial and the seeds (`python -m benchmarks.reader_shorts`)."""
-    if kind in RULE_SHORT_KINDS and rule_short and reader_short and rule_short in reader_short:
-        if kind != "list" or _ENUMERATION.search(rule_short):  # one item of the reader's list is not the list
-            return rule_short
-    if kind == "person" and rule_short and reader_short and reader_short in rule_short:
-        return rule_short  # the reader cut the name (余应 of 段余应: 段 is a token of its own); jieba's name is whole
-    return reader_short or rule_short or None

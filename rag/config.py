@@ -27,7 +27,6 @@ class Settings:
     keyword_weight: float = 1.0  # RAG_KEYWORD_WEIGHT
     ann_above: int = 50_000  # RAG_ANN_ABOVE: exact search up to this many passages, IVF with exact re-scoring above
     max_answers: int = 3  # RAG_MAX_ANSWERS
-    reader: str = "short"  # RAG_READER: short (the rule path quotes, the trained reader picks the short answer inside the quote) | full (the reader picks passage, quote and span) | off (rules only, no torch)
     threads: int = 0  # RAG_THREADS: e5 engine threads; 0 = one when answering (robust on a busy machine), all cores for `rag index`
     max_question_chars: int = 2000  # RAG_MAX_QUESTION_CHARS: a longer question is cut, and told so
     store: str = "faiss"  # RAG_STORE: faiss (FAISS + bm25s in the index folder, the default) | milvus (dense + BM25 in a Milvus collection)
@@ -91,7 +90,7 @@ def embed_threads(settings: "Settings", building: bool) -> int | None:
     return (os.cpu_count() or 1) if building else 1
 
 
-_CHOICES = {"fusion": ("convex", "rrf"), "reader": ("short", "full", "off"), "store": ("faiss", "milvus")}
+_CHOICES = {"fusion": ("convex", "rrf"), "store": ("faiss", "milvus")}
 _AT_LEAST_ONE = ("top_k", "candidates", "max_answers", "max_question_chars", "max_passage_chars", "rrf_k", "ann_above")
 
 

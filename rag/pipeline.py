@@ -9,7 +9,6 @@ import unicodedata
 
 from . import answer as reader_answers
 from . import conversation, facts
-from . import rules
 from .config import Settings, embed_threads
 from .crosslingual import glossary_for
 from .query_adapter import retrieval_vector
@@ -25,6 +24,7 @@ __all__ = ["Pipeline", "clean_question"]
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
 NO_FURTHER_ANSWER = "文档中没有更多的回答。/ The documents give no further answer."
 RELOAD_CHECK_S = 5.0  # Milvus store: how often a question looks whether another server built a newer index
+READER_MISSING = "答案模型无法加载，暂时只能列出相关段落。/ The answer model could not load: only related passages are shown"
 UNAVAILABLE = "检索服务暂时不可用，请稍后再试。/ The search engine cannot be reached just now: please ask again shortly."
 
 
@@ -44,10 +44,8 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._reader = None
         self._reader_ready = threading.Event()
-        self._warming = False  # warm_up's question: answered on the rule path, never waiting for the reader
-        self.wait_for_reader = True  # False (the app): while the reader loads, short answers come from the rule path
-        if settings.reader == "off":  # the rule path answers; torch is never imported
-            self._reader_ready.set()
+        self.reader_problem: str | None = None
+        self._warming = False  # warm_up's question: retrieval only, never waiting for the reader
 
     def load_reader(self, background: bool = False) -> None:
         """Load the trained reader (torch and its weights) now, or in a thread so start-up does not wait."""
@@ -61,7 +59,8 @@ class Pipeline:
             try:
                 self._reader = Reader.shared()
             except (ReaderUnavailable, OSError, ValueError) as problem:
-                print(f"the reader could not load: {problem}; answers come from the rule path", file=sys.stderr)
+                self.reader_problem = f"{READER_MISSING} ({problem})"
+                print(self.reader_problem, file=sys.stderr)
             finally:
                 self._reader_ready.set()
 
@@ -72,15 +71,15 @@ class Pipeline:
 
     @property
     def reader(self):
-        """The loaded reader (waiting for a background load), or None when answers use the rule path."""
+        """The loaded reader (waiting for a background load), or None when it could not load (reader_problem says why)."""
         self.load_reader()
         self._reader_ready.wait()
         return self._reader
 
-    def reader_if_ready(self):
-        """The reader when it has loaded, else None (its load goes on in the background)."""
+    def reader_ready(self) -> bool:
+        """Whether the reader has loaded (or failed to): a question asked now does not wait for it."""
         self.load_reader(background=True)
-        return self._reader if self._reader_ready.is_set() else None
+        return self._reader_ready.is_set()
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder=None, build: str = "if-needed", warn=None) -> "Pipeline":
@@ -221,7 +220,9 @@ class Pipeline:
                     q, (answers, hits, difference) = q_leaning, again
         except StoreUnavailable as problem:  # the Milvus server went away: this question gets one line, the next may work
             return Response(shown, False, [], [], _ms(started), notice=f"{UNAVAILABLE} ({problem})", read_as=q.text)
-        if reading.next_answer and not answers and notice is None:
+        if self.reader_problem and not answers and notice is None:
+            notice = self.reader_problem
+        elif reading.next_answer and not answers and notice is None:
             notice = NO_FURTHER_ANSWER
         elif not answers and difference is not None and notice is None:
             notice = difference.message()
@@ -237,27 +238,14 @@ class Pipeline:
         hits = self._retrieve(index, vector, q, depth)  # StoreUnavailable (a Milvus server gone) goes up to ask
         wanted = max_answers or self.settings.max_answers
         limit = wanted + 2 if reading.next_answer else wanted  # 还有谁？: read more, then leave out what was answered
-        extra, unknown = None, 0.0
-        if q.latin:
-            glossary = glossary_for(index)
-            extra, unknown = glossary.expand(q.text), glossary.unknown_share(q.text)
-        if self._warming:
-            reader = None
+        unknown = glossary_for(index).unknown_share(q.text) if q.latin else 0.0
+        reader = None if self._warming else self.reader
+        if reader is None:  # warm-up's question, or a reader that could not load (said at start and in the notice)
+            answers = []
         else:
-            reader = self.reader if self.wait_for_reader else self.reader_if_ready()
-        english = rules.reads_as_english(q)
-        if reader is not None and (self.settings.reader == "full" or english):
-            # an English question is read by the reader alone: the English rules abstained on 54 % of the answerable
-            # English CMRC trial questions, the reader (trained with English questions too) on 7 % and finds the
-            # answer sentence twice as often (benchmarks/english_calibrate.py)
             similarity = sentence_similarity(self.embedder, retrieval_vector(vector, q, self.settings.query_adapter))
             answers, _ = reader_answers.extract_answers(reader, index, q, hits, limit, unknown_concepts=unknown,
                                                         use_selector=self.settings.answer_selector, similarity=similarity)
-        else:
-            answers, _ = rules.extract_answers(index, q.text, vector, hits, limit, typed=typed, extra_tokens=extra,
-                                               unknown_concepts=unknown)
-            if reader is not None and answers:
-                answers = reader_answers.read_quotes(reader, index, q, answers, hits)
         answers = reader_answers.with_titles(index, answers, q, hits)
         answers = reader_answers.with_subject(index, answers, q)
         if reading.next_answer:
@@ -345,6 +333,9 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+_SCRIPT = re.compile(r"<(script|style)\b[^>]{0,200}>.{0,2000}?</\1\s*>", re.I | re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -352,7 +343,9 @@ def clean_question(question: str, max_chars: int) -> tuple[str, str | None]:
     """The question without control characters or lone surrogates, cut to max_chars; a notice when it was cut."""
     if not isinstance(question, str):
         return "", None
-    text = question.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(question) else question
+    text = question.encode("utf-8", "ignore").decode("utf-8") if _has_surrogates(question) else question
+    # terminal colour codes, scripts and markup tags are not part of what is asked (the reader reads every character)
+    text = _MARKUP.sub(" ", _SCRIPT.sub(" ", _ANSI.sub(" ", text)))
     text = _CONTROL.sub(" ", text.replace("\ufffd", " "))
     text = unicodedata.normalize("NFC", text).strip()
     if len(text) > max_chars:

@@ -2,7 +2,7 @@
 
 models/query_adapter.npz holds W (384×384) and b (float16) and the alpha of a = normalise(q + alpha (W q + b)), trained
 by `python -m rag.adapter_train` on English versions of CMRC 2018 train and DRCD test questions (docs/query_adapter.md).
-It applies to the dense side of retrieval only, and only to a question rag.rules.is_english_question reads as English
+It applies to the dense side of retrieval only, and only to a question rag.question.is_english_question reads as English
 (decided from the question alone); a Chinese question, the passages and the index are untouched.
 RAG_QUERY_ADAPTER=off turns it off.
 """
@@ -54,7 +54,7 @@ def query_adapter(path: Path = WEIGHTS) -> QueryAdapter | None:
 
 def applies(question) -> bool:
     """Whether the adapter is for this analysed question: a Latin-script text that reads as an English question."""
-    from .rules import reads_as_english
+    from .question import reads_as_english
 
     return reads_as_english(question)
 

@@ -87,3 +87,18 @@ def misses_a_name(haystack_normal: str, names: list[str]) -> bool:
 def mentions(haystack: str, name: str) -> bool:
     """Whether the passage mentions the name, with or without its 省/市/区 suffix."""
     return name in haystack or (_PLACE_SUFFIX.search(name) is not None and _PLACE_SUFFIX.sub("", name) in haystack and len(name) > 2)
+
+
+def reads_as_english(question) -> bool:
+    """Whether an analysed question is an English question (the reader and the query adapter take those)."""
+    return bool(question.latin) and is_english_question(question.text)
+
+
+def is_english_question(text: str) -> bool:
+    """Whether a Latin-script text reads as an English question (three words or more, one of them a function word),
+    not markup, code or a stray string: only such a question goes to the reader, which answers whatever it is given."""
+    words = re.findall(r"[A-Za-z]+", text.lower())
+    return len(words) >= 3 and bool(_ENGLISH_FUNCTION_WORDS.intersection(words)) and not re.search(r"[<>{};=]", text)
+
+
+_ENGLISH_FUNCTION_WORDS = frozenset("the of in on at to for by is are was were did does do what who whom when where which how why a an".split())

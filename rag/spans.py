@@ -220,24 +220,6 @@ def _orgs(sentence: str) -> list[Span]:
     return kept
 
 
-def head_noun_spans(sentence: str, question: str) -> list[Span]:
-    """For 哪个X / 什么X questions: the noun phrases of the sentence that end in the question's head noun X."""
-    match = re.search(r"(?:哪个|哪些|哪项|哪一|什么)([\u4e00-\u9fff]{1,6})", question)
-    if not match:
-        return []
-    noun = match.group(1).split("的")[0]
-    words = [w.word for w in tagged_words(noun)] if noun else []
-    if not words:
-        return []
-    head = words[-1] if len(words[-1]) >= 2 else noun[-2:]
-    spans = []
-    for m in re.finditer(re.escape(head), sentence):
-        left = _phrase_start(sentence, m.start())
-        if m.end() - left > len(head):
-            spans.append(Span(left, m.end(), "which", sentence[left : m.end()]))
-    return spans
-
-
 _PHRASE_STOP_FLAGS = ("v", "p", "c", "u", "d", "r", "x", "m", "f", "t")
 
 

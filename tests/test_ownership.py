@@ -72,7 +72,7 @@ def test_an_index_opened_without_a_corpus_answers_from_its_own_corpus_not_the_se
     corpus = good_corpus(tmp_path / "corpus")
     (corpus / "002_0676de67ad7a5ad1.txt").unlink()
     build_index(fake_settings(corpus, tmp_path / "index"), FakeEmbedder(), progress=False, warn=lambda m: None)
-    settings = Settings.from_env(env={"RAG_READER": "off"}, index_dir=tmp_path / "index", embedder="fake")  # no corpus named
+    settings = Settings.from_env(env={}, index_dir=tmp_path / "index", embedder="fake")  # no corpus named
     pipeline = Pipeline.open(settings, FakeEmbedder())
     assert pipeline.settings.corpus == (corpus,)
     assert indexed_sources(tmp_path / "index") == {"000_8167ffdbf6281ae2.txt"}, "not rebuilt from seeds/"
@@ -89,7 +89,7 @@ def test_a_missing_or_empty_corpus_never_empties_the_index_and_questions_are_sti
     if corpus_state == "missing":
         corpus.rmdir()
     warnings: list[str] = []
-    settings = Settings.from_env(env={"RAG_READER": "off"}, index_dir=tmp_path / "index", embedder="fake")
+    settings = Settings.from_env(env={}, index_dir=tmp_path / "index", embedder="fake")
     pipeline = Pipeline.open(settings, FakeEmbedder(), warn=warnings.append)
     assert any("nothing was rebuilt" in w for w in warnings)
     assert len(indexed_sources(tmp_path / "index")) == 2
@@ -183,7 +183,7 @@ def test_deleting_a_five_thousand_character_name_says_so_without_a_path_or_trace
     ({"RAG_MAX_QUESTION_CHARS": "0"}, "max_question_chars must be at least 1"),
     ({"RAG_FUSION": "bogus"}, "fusion must be one of convex, rrf"),
     ({"RAG_DENSE_SHARE": "nan"}, "dense_share must lie between 0 and 1"),
-    ({"RAG_READER": "maybe"}, "reader must be one of short, full, off"),
+    ({"RAG_STORE": "sqlite"}, "store must be one of faiss, milvus"),
 ])
 def test_a_bad_setting_is_refused_at_start_with_a_line_that_names_it(env, says):
     from rag.config import Settings
