@@ -33,3 +33,29 @@ def test_the_keyword_scale_benchmark_measures_a_small_corpus():
     result = measure_keywords(200, _material(), queries=3)
     assert result["n"] == 200 and result["queries"] == 3 and result["postings"] > 0
     assert result["p50_ms"] >= 0 and result["bytes_per_passage"] > 0
+
+
+def test_the_answer_benchmark_draws_the_abstention_curve_and_writes_its_section(pipeline, seed_questions, tmp_path, monkeypatch):
+    # python -m benchmarks.reader_bench on three seed questions: the curve (threshold → answerable refused, answer-removed
+    # answered) and the results section it writes
+    from benchmarks import reader_bench
+
+    answerable = [q for q in seed_questions if q["answers"] and not q["question"].isascii()][:3]
+    result = reader_bench.curve(pipeline, answerable, removed=3)
+    rows = result["rows"]
+    assert [r["threshold"] for r in rows] == list(reader_bench.CURVE) and result["answerable"] == result["removed"] == 3
+    refused = [r["false_abstention"] for r in rows]
+    answered = [r["removed_answered"] for r in rows]
+    assert refused == sorted(refused) and answered == sorted(answered, reverse=True)  # a higher bar refuses more
+    assert refused[0] == 0.0  # these three are answered
+    results = tmp_path / "results.md"
+    results.write_text(f"# Results\n\n{reader_bench.BEGIN}\nstale figures\n{reader_bench.END}\n", encoding="utf-8")
+    monkeypatch.setattr(reader_bench, "RESULTS", results)
+    seeds = {"paragraph_r1": 1.0, "sentence_hit1": 1.0, "sentence_hit3": 1.0, "short_f1": 90.0, "short_em": 0.8,
+             "false_abstention": 0, "abstention_rate_answerable": 0.0, "abstained_unanswerable": 0, "unanswerable": 0,
+             "latency_p50_ms": 1.0, "latency_p95_ms": 2.0}
+    reader_bench.write_section({"date": "today", "seeds": seeds, "abstention": result, "wrong_facts_seeds": "1/1",
+                                "latency_seeds": {"ask_p50_ms": 1.0, "ask_p95_ms": 2.0, "embed_p50_ms": 0.5, "ask_over_embedding": 2.0}})
+    text = results.read_text(encoding="utf-8")
+    assert "stale figures" not in text and "| threshold | answerable refused | answer-removed answered |" in text
+    assert f"Threshold in use: {result['chosen']}" in text
