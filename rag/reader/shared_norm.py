@@ -236,6 +236,7 @@ def shipped(model, path: Path, meta: dict) -> None:
 def train(args, log=print) -> None:
     from .model import ReaderModel
     from .runtime import WEIGHTS
+    from .train import optimiser_step
     from .weights import load_e5
 
     torch.manual_seed(args.seed)
@@ -276,11 +277,7 @@ def train(args, log=print) -> None:
         net.train()
         net.e5.layers[:args.first].eval()
         loss = sum(loss_of(net, groups[i], args.shared) for i in chosen) / len(chosen)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        opt.step()
-        sched.step()
+        optimiser_step(loss, opt, sched, trained)
         step += 1
         losses.append(float(loss))
         if step % 25 == 0:

@@ -340,11 +340,7 @@ def main(argv: list[str] | None = None) -> None:
         e_logit = e_logit.masked_fill(~allowed, neg)
         loss = (F.cross_entropy(s_logit, starts) + F.cross_entropy(e_logit, ends)) / 2 \
             + F.binary_cross_entropy_with_logits(a_logit, answerable)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        optimiser_step(loss, opt, sched, params)
         step += 1
         losses.append(loss.item())
         if step % 20 == 0:
@@ -374,6 +370,15 @@ def main(argv: list[str] | None = None) -> None:
                              {"step": step, "recipe": recipe_of(args),
                               "eval": scores})
     say(f"done: best {json.dumps(best)}")
+
+
+def optimiser_step(loss, opt, sched, params) -> None:
+    """One step: gradients of the loss, clipped to norm 1, then the optimiser and its schedule."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
 
 
 def recipe_of(args) -> dict:
