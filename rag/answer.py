@@ -192,6 +192,7 @@ def document_number_hits(index: Index, hits: list[Hit]) -> list[Hit]:
     return added
 
 
+_HAN = re.compile(r"[\u3400-\u9fff]")
 _QUESTION_WORD = re.compile(r"谁|哪|什么|几|多少|何时|怎么|为什么|\b(?:who|when|where|what|which|how)\b", re.I)
 
 
@@ -336,7 +337,8 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
     similarity(texts): the e5 similarity of sentences to the question, for the selector's rerank (sentence_similarity).
     """
     if unknown_concepts > UNKNOWN_CONCEPTS_ABOVE or not any(ch.isalnum() for word in question.content for ch in word) \
-            or question.latin and not is_english_question(question.text):  # the reader answers whatever it is given: abc, <b>
+            or question.latin and not is_english_question(question.text) and not _HAN.search(question.text):
+        # the reader answers whatever it is given: abc, SQL (MIT OpenCourseWare指什么？ is a question)
         return [], Evidence(0.0, 0.0, 0.0, False, False)  # … or it has no word to ask about (😀🎉🔥👍)
     if question.kind == "docnum":  # the number is printed once at a notice's head and shares no word with the question
         hits = document_number_hits(index, hits) + hits
