@@ -21,7 +21,7 @@ from .question import Question, is_english_question, misses_a_name
 from .reader.features import without_glued
 from .schema import Answer, Citation, Hit
 from .selector import Candidate, features, question_words, selector
-from .text import in_script_of, normalize, sentence_spans
+from .text import has_han, in_script_of, normalize, sentence_spans
 
 READ_FIRST = 2  # passages the reader reads first
 READ_TOP = 4  # … and how deep it reads on when none of the first is confidently an answer
@@ -95,8 +95,10 @@ def read_passages(reader, index: Index, question: Question, hits: list[Hit], rea
 
     Each passage is read with the document's text around it (see surroundings); a span found beside the
     passage is cited in the passage that holds it."""
+    asked = asked_of(question)
+
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:
-        return [(span, None) for span in reader.read(in_script_of(asked_of(question), texts[0]), texts, contexts=contexts)]
+        return [(span, None) for span in reader.read(in_script_of(asked, texts[0]), texts, contexts=contexts)]
 
     readings = [Reading(rank, hit, lo + span.start, lo + span.end, span.score, span.answerable, missing,
                         rank_score(span.score, rank, missing))
@@ -134,9 +136,11 @@ def read_sentences(reader, index: Index, question: Question, hits: list[Hit], re
     early), each with the reader's
     best span inside it: (candidates, the text read of each passage, its document offset, its hit). What the answer
     selector (rag/selector.py) chooses from."""
+    asked = asked_of(question)
+
     def read(texts: list[str], contexts: list[str] | None) -> list[tuple]:
         ranges = [sentence_spans(text) for text in texts]
-        results = reader.read_sentences(in_script_of(asked_of(question), texts[0]), texts, ranges, contexts=contexts)
+        results = reader.read_sentences(in_script_of(asked, texts[0]), texts, ranges, contexts=contexts)
         return [(best, (sentences, inside)) for sentences, (best, inside) in zip(ranges, results)]
 
     candidates, texts, offsets, read_hits = [], [], [], []
@@ -192,7 +196,6 @@ def document_number_hits(index: Index, hits: list[Hit]) -> list[Hit]:
     return added
 
 
-_HAN = re.compile(r"[\u3400-\u9fff]")
 _QUESTION_WORD = re.compile(r"谁|哪|什么|几|多少|何时|怎么|为什么|\b(?:who|when|where|what|which|how)\b", re.I)
 
 
@@ -337,7 +340,7 @@ def extract_answers(reader, index: Index, question: Question, hits: list[Hit], m
     similarity(texts): the e5 similarity of sentences to the question, for the selector's rerank (sentence_similarity).
     """
     if unknown_concepts > UNKNOWN_CONCEPTS_ABOVE or not any(ch.isalnum() for word in question.content for ch in word) \
-            or question.latin and not is_english_question(question.text) and not _HAN.search(question.text):
+            or question.latin and not is_english_question(question.text) and not has_han(question.text):
         # the reader answers whatever it is given: abc, SQL (MIT OpenCourseWare指什么？ is a question)
         return [], Evidence(0.0, 0.0, 0.0, False, False)  # … or it has no word to ask about (😀🎉🔥👍)
     if question.kind == "docnum":  # the number is printed once at a notice's head and shares no word with the question

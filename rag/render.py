@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from .schema import Answer, Citation, Document, Hit, Response
+from .text import has_han
 
 __all__ = [
     "NOT_FOUND",
@@ -53,7 +54,6 @@ RELATED_CHARS = 220
 _SYNTAX = {"[": "&#91;", "]": "&#93;", "!": "&#33;", "`": "&#96;", "$": "&#36;", "*": "&#42;", "_": "&#95;",
            "\\": "&#92;", "~": "&#126;", "{": "&#123;", "}": "&#125;", "|": "&#124;"}
 _SYNTAX_RE = re.compile("[" + re.escape("".join(_SYNTAX)) + "]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
 
 def escape(text: object) -> str:
@@ -64,7 +64,7 @@ def escape(text: object) -> str:
 
 def question_language(question: str) -> str:
     """'zh' when the question has Chinese characters (simplified or traditional), else 'en'."""
-    return "zh" if _HAN.search(question or "") else "en"
+    return "zh" if has_han(question) else "en"
 
 
 def render_question(question: str) -> str:

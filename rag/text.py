@@ -10,13 +10,19 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["normalize", "tokens", "content_tokens", "sentence_spans", "SENTENCE_END"]
+__all__ = ["normalize", "tokens", "content_tokens", "sentence_spans", "has_han", "SENTENCE_END"]
 
 SENTENCE_END = "。！？；!?;…"
 _OPEN = "“‘「『（(《〈【〔[{"
 _CLOSE = "”’」』）)》〉】〕]}"
 _PAIRS = dict(zip(_OPEN, _CLOSE))
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def has_han(text: str) -> bool:
+    """Whether the text holds a Chinese character (simplified or traditional)."""
+    return _HAN.search(text or "") is not None
 
 # Question and function words: they carry no evidence about which passage answers.
 STOPWORDS = frozenset(
